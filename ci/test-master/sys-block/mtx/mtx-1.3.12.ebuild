@@ -1,0 +1,15 @@
+# Copyright 2026 nb-overlay authors
+# Distributed under the terms of the GNU General Public License v2
+
+# Test stand-in, not the real package: it exists so that the nb-overlay CI
+# master resolves sys-block/mtx in dependencies. It installs nothing.
+
+EAPI=8
+
+DESCRIPTION="Test stand-in for sys-block/mtx (SCSI media changer control); installs nothing"
+HOMEPAGE="https://nb-overlay.example.invalid/test-master"
+LICENSE="GPL-2"
+SLOT="0"
+KEYWORDS="amd64 x86"
+
+S="${WORKDIR}"

@@ -1,0 +1,4 @@
+// The templates are embedded with include_dir!, which cargo cannot see: rebuild when they change.
+fn main() {
+    println!("cargo:rerun-if-changed=templates");
+}

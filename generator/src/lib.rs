@@ -1,0 +1,58 @@
+//! nbgen: generates nb-overlay from one declarative spec.
+//!
+//! Data flows one way: `spec` (TOML as written) -> `model` (validated) -> `render` (files in
+//! memory) -> `tree` (the overlay on disk, replaced atomically). `manifest` hashes distfiles and
+//! writes DIST lines; `pin` records a distfile's digests in the spec.
+
+pub mod error;
+pub mod manifest;
+pub mod model;
+pub mod pin;
+pub mod render;
+pub mod spec;
+pub mod templates;
+pub mod tree;
+pub mod workspace;
+
+use std::path::Path;
+
+use error::Result;
+use templates::Templates;
+use tree::{Diff, WriteHook};
+use workspace::Workspace;
+
+/// What a regen or check found.
+pub struct Outcome {
+    pub diff: Diff,
+    pub files: usize,
+    pub notes: Vec<String>,
+}
+
+/// Loads and renders the spec of `ws` without touching the disk.
+pub fn generate(ws: &Workspace) -> Result<render::Rendered> {
+    let templates = Templates::embedded()?;
+    let overlay = model::load(ws, &templates)?;
+    render::render(&overlay, &templates)
+}
+
+/// Makes `out` exactly what the spec generates. `hook` runs before each file is written.
+pub fn regen(ws: &Workspace, out: &Path, hook: WriteHook) -> Result<Outcome> {
+    let rendered = generate(ws)?;
+    let diff = tree::replace(out, &rendered.tree, hook)?;
+    Ok(Outcome {
+        diff,
+        files: rendered.tree.len(),
+        notes: rendered.notes,
+    })
+}
+
+/// Compares `out` with what the spec generates; writes nothing.
+pub fn check(ws: &Workspace, out: &Path) -> Result<Outcome> {
+    let rendered = generate(ws)?;
+    let on_disk = tree::read(out)?;
+    Ok(Outcome {
+        diff: tree::diff(&on_disk, &rendered.tree),
+        files: rendered.tree.len(),
+        notes: rendered.notes,
+    })
+}

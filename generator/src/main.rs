@@ -1,0 +1,173 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use nbgen::error::{Error, EXIT_CHECK_FAILED, EXIT_OK};
+use nbgen::pin::Pinned;
+use nbgen::workspace::Workspace;
+
+/// Generates nb-overlay, the Gentoo ebuild repository for NetBackup with QLogic FC HBAs.
+///
+/// nbgen reads the overlay's identity from [workspace.metadata.nbgen] in the root Cargo.toml and
+/// its packages from the spec that table names (generator/spec.toml), renders them through the
+/// templates in generator/templates (built into this binary), and writes overlay/.
+///
+/// Exit codes: 0 success; 1 `regen --check` found overlay/ stale; 2 bad input (spec, Cargo.toml,
+/// a file given on the command line), with the file and line named; 3 any other failure (I/O, a
+/// template bug).
+#[derive(Parser)]
+#[command(name = "nbgen", version, max_term_width = 100)]
+struct Cli {
+    /// Cargo.toml of the nb-overlay workspace; by default the workspace around the current
+    /// directory, so nbgen works from any subdirectory of the checkout.
+    #[arg(long, global = true, value_name = "PATH")]
+    manifest_path: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render overlay/ from the spec, templates, patches/ and kernel-fragments/.
+    ///
+    /// The new overlay is written complete into a temporary directory beside it and swapped in with
+    /// one atomic rename, so an error at any point leaves the previous overlay/ untouched. Output is
+    /// deterministic (sorted, no timestamps, modes 0644/0755); when nothing changed nothing is
+    /// written and it says "0 files changed".
+    ///
+    /// Examples:
+    ///   nbgen regen              # bring overlay/ up to date
+    ///   nbgen regen --check      # CI: exit 1 and list the files if overlay/ is stale
+    #[command(verbatim_doc_comment)]
+    Regen {
+        /// Write nothing; exit 1 with a per-file summary (added, removed, changed) when the
+        /// overlay differs from what would be generated.
+        #[arg(long)]
+        check: bool,
+        /// Directory to generate into instead of <workspace>/overlay.
+        #[arg(long, value_name = "DIR")]
+        overlay: Option<PathBuf>,
+    },
+    /// Print the Manifest DIST line (size, BLAKE2B, SHA256, SHA512) of each file.
+    ///
+    /// Each file is read once for all three hashes. Nothing is written; use `pin` to record the
+    /// digests in the spec.
+    Digest {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Record the size and digests of distfiles you trust in the spec, then regenerate.
+    ///
+    /// Each FILE is matched by its name to a [[package.version.distfile]] entry of the spec.
+    /// Digests already pinned there (for example a SHA256 from a historical Gentoo Manifest) must
+    /// match the file, or nothing is written. The missing ones are added with their source, and the
+    /// Manifests are regenerated.
+    ///
+    /// Example:
+    ///   nbgen pin ~/Downloads/qla2x00-v7.00.01-dist.tgz --source "QLogic download page"
+    #[command(verbatim_doc_comment)]
+    Pin {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Where the files come from, recorded in the spec beside their digests.
+        #[arg(long, value_name = "TEXT")]
+        source: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("nbgen: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Error> {
+    match cli.command {
+        Command::Digest { files } => {
+            for f in files {
+                let m = nbgen::manifest::measure(&f)?;
+                let d = nbgen::model::Distfile {
+                    name: f
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    uri: None,
+                    size: Some(m.size),
+                    digests: m.digests,
+                    source: None,
+                };
+                println!("{}", nbgen::manifest::dist_line(&d).expect("size is known"));
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Regen { check, overlay } => {
+            let ws = Workspace::locate(cli.manifest_path.as_deref())?;
+            let out = overlay.unwrap_or_else(|| ws.overlay_dir());
+            let placeholders = ws.identity.placeholders();
+            if !placeholders.is_empty() {
+                eprintln!(
+                    "nbgen: warning: Cargo.toml [workspace.metadata.nbgen] still holds placeholders ({}): set the real values before publishing",
+                    placeholders.join(", ")
+                );
+            }
+            if check {
+                let outcome = nbgen::check(&ws, &out)?;
+                print_notes(&outcome.notes);
+                if outcome.diff.is_empty() {
+                    println!("{} is up to date ({} files)", out.display(), outcome.files);
+                    return Ok(EXIT_OK);
+                }
+                for line in outcome.diff.lines() {
+                    println!("{line}");
+                }
+                println!(
+                    "{} is stale: {} files differ from what the spec generates; run `nbgen regen`",
+                    out.display(),
+                    outcome.diff.count()
+                );
+                return Ok(EXIT_CHECK_FAILED);
+            }
+            let outcome = nbgen::regen(&ws, &out, &mut |_| Ok(()))?;
+            print_notes(&outcome.notes);
+            for line in outcome.diff.lines() {
+                println!("{line}");
+            }
+            println!(
+                "{}: {} files changed ({} in the overlay)",
+                out.display(),
+                outcome.diff.count(),
+                outcome.files
+            );
+            Ok(EXIT_OK)
+        }
+        Command::Pin { files, source } => {
+            let ws = Workspace::locate(cli.manifest_path.as_deref())?;
+            let refs: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+            for result in nbgen::pin::pin(&ws.spec_path(), &refs, source.as_deref())? {
+                let Pinned::Recorded { name, added } = result;
+                if added.is_empty() {
+                    println!("{name}: already pinned, digests match");
+                } else {
+                    println!("{name}: recorded {}", added.join(" "));
+                }
+            }
+            let outcome = nbgen::regen(&ws, &ws.overlay_dir(), &mut |_| Ok(()))?;
+            print_notes(&outcome.notes);
+            println!("overlay: {} files changed", outcome.diff.count());
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+fn print_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("nbgen: note: {n}");
+    }
+}

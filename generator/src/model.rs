@@ -1,0 +1,346 @@
+//! The validated, typed model of the overlay. Everything the renderer needs is here, already checked:
+//! names and versions follow PMS, digests have the right alphabet and length, referenced templates,
+//! patches and fragments exist. Nothing is written before this succeeds.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+use toml::Spanned;
+
+use crate::error::{Error, IoContext, Result};
+use crate::spec::{DistfileSpec, FileSpec, Locator, PackageSpec, Spec, VersionSpec};
+use crate::templates::Templates;
+use crate::workspace::{Identity, Workspace};
+
+#[derive(Debug, Serialize)]
+pub struct Overlay {
+    pub identity: Identity,
+    pub categories: Vec<String>,
+    /// Sorted by category, then name.
+    pub packages: Vec<Package>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Package {
+    pub category: String,
+    pub name: String,
+    pub template: String,
+    pub description: String,
+    pub homepage: String,
+    pub license: String,
+    pub slot: String,
+    pub keywords: Vec<String>,
+    pub iuse: Vec<String>,
+    pub restrict: Vec<String>,
+    pub depend: Vec<String>,
+    pub rdepend: Vec<String>,
+    pub longdescription: Option<String>,
+    /// Sorted by dest.
+    pub files: Vec<PackageFile>,
+    pub versions: Vec<Version>,
+    pub vars: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Version {
+    pub version: String,
+    pub keywords: Vec<String>,
+    /// Sorted by name.
+    pub distfiles: Vec<Distfile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Distfile {
+    pub name: String,
+    pub uri: Option<String>,
+    pub size: Option<u64>,
+    pub digests: Digests,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Digests {
+    pub blake2b: Option<String>,
+    pub sha256: Option<String>,
+    pub sha512: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PackageFile {
+    pub dest: String,
+    #[serde(skip)]
+    pub origin: FileOrigin,
+}
+
+#[derive(Debug, Clone)]
+pub enum FileOrigin {
+    Template(String),
+    /// A verbatim copy of a patch or kernel fragment, read at validation time.
+    Copy { path: PathBuf, bytes: Vec<u8> },
+}
+
+// PMS 3.1: category and package names; 3.2: versions; keywords as PMS 5.2.
+static CATEGORY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.-]*$").unwrap());
+static PACKAGE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_-]*$").unwrap());
+static VERSION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?$").unwrap()
+});
+// A package name must not end in something that could be taken for a version (PMS 3.1.2).
+static NAME_VERSION_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"-[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?$").unwrap()
+});
+static KEYWORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(-\*|[-~]?[A-Za-z0-9][A-Za-z0-9_-]*)$").unwrap());
+static LICENSE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.-]*$").unwrap());
+static USE_FLAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[+-]?[A-Za-z0-9][A-Za-z0-9+_@-]*$").unwrap());
+static FILE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.,-]*$").unwrap());
+
+/// Reads, parses and validates the spec of `ws`.
+pub fn load(ws: &Workspace, templates: &Templates) -> Result<Overlay> {
+    let path = ws.spec_path();
+    let text = std::fs::read_to_string(&path).at(&path)?;
+    let spec = Spec::parse(&path, &text)?;
+    let ctx = Ctx {
+        loc: Locator::new(&path, &text),
+        templates,
+        patches: ws.patches_dir(),
+        fragments: ws.fragments_dir(),
+    };
+    ctx.overlay(&ws.identity, spec)
+}
+
+struct Ctx<'a> {
+    loc: Locator<'a>,
+    templates: &'a Templates,
+    patches: PathBuf,
+    fragments: PathBuf,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Error {
+        Error::input(self.loc.of(at), message)
+    }
+
+    fn matching(&self, value: &Spanned<String>, re: &Regex, what: &str) -> Result<String> {
+        if re.is_match(value.get_ref()) {
+            Ok(value.get_ref().clone())
+        } else {
+            Err(self.err(value, format!("invalid {what} {:?}", value.get_ref())))
+        }
+    }
+
+    fn overlay(&self, identity: &Identity, spec: Spec) -> Result<Overlay> {
+        let mut seen = BTreeSet::new();
+        let mut packages = Vec::new();
+        for p in spec.package {
+            let key = format!("{}/{}", p.category.get_ref(), p.name.get_ref());
+            if !seen.insert(key.clone()) {
+                return Err(self.err(&p.name, format!("duplicate package {key}")));
+            }
+            packages.push(self.package(p)?);
+        }
+        packages.sort_by(|a, b| (&a.category, &a.name).cmp(&(&b.category, &b.name)));
+        let categories: BTreeSet<String> = packages.iter().map(|p| p.category.clone()).collect();
+        Ok(Overlay {
+            identity: identity.clone(),
+            categories: categories.into_iter().collect(),
+            packages,
+        })
+    }
+
+    fn package(&self, p: PackageSpec) -> Result<Package> {
+        let category = self.matching(&p.category, &CATEGORY, "category name")?;
+        let name = self.matching(&p.name, &PACKAGE, "package name")?;
+        if NAME_VERSION_TAIL.is_match(&name) {
+            return Err(self.err(
+                &p.name,
+                format!("invalid package name {name:?}: it ends in what looks like a version"),
+            ));
+        }
+        let template = self.template(&p.template)?;
+        let description = p.description.get_ref().trim().to_string();
+        if description.is_empty() || description.contains('"') || description.contains('\n') {
+            return Err(self.err(
+                &p.description,
+                "description must be one non-empty line without double quotes",
+            ));
+        }
+        let keywords = self.keywords(&p.keywords)?;
+        let mut versions = Vec::new();
+        let mut seen = BTreeSet::new();
+        for v in p.version {
+            if !seen.insert(v.version.get_ref().clone()) {
+                return Err(self.err(
+                    &v.version,
+                    format!("duplicate version {} of {category}/{name}", v.version.get_ref()),
+                ));
+            }
+            versions.push(self.version(v, &keywords)?);
+        }
+        if versions.is_empty() {
+            return Err(self.err(
+                &p.name,
+                format!("{category}/{name} has no [[package.version]]"),
+            ));
+        }
+        versions.sort_by(|a, b| a.version.cmp(&b.version));
+        let mut files = Vec::new();
+        let mut dests = BTreeSet::new();
+        for f in p.file {
+            if !dests.insert(f.dest.get_ref().clone()) {
+                return Err(self.err(
+                    &f.dest,
+                    format!("duplicate file dest {:?}", f.dest.get_ref()),
+                ));
+            }
+            files.push(self.file(f)?);
+        }
+        files.sort_by(|a, b| a.dest.cmp(&b.dest));
+        Ok(Package {
+            category,
+            name,
+            template,
+            description,
+            homepage: p.homepage.get_ref().clone(),
+            license: self.matching(&p.license, &LICENSE, "license name")?,
+            slot: self.matching(&p.slot, &LICENSE, "slot")?,
+            keywords,
+            iuse: self.all(&p.iuse, &USE_FLAG, "USE flag")?,
+            restrict: self.all(&p.restrict, &LICENSE, "RESTRICT token")?,
+            depend: p.depend,
+            rdepend: p.rdepend,
+            longdescription: p.longdescription.map(|s| s.trim().to_string()),
+            files,
+            versions,
+            vars: serde_json::to_value(p.vars).expect("a TOML table is valid JSON"),
+        })
+    }
+
+    fn all(&self, values: &[Spanned<String>], re: &Regex, what: &str) -> Result<Vec<String>> {
+        values.iter().map(|v| self.matching(v, re, what)).collect()
+    }
+
+    fn keywords(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
+        let mut out = self.all(values, &KEYWORD, "keyword")?;
+        // Portage and pkgcheck expect keywords sorted by arch, whatever the ~ prefix.
+        out.sort_by(|a, b| a.trim_start_matches(['~', '-']).cmp(b.trim_start_matches(['~', '-'])));
+        Ok(out)
+    }
+
+    fn template(&self, name: &Spanned<String>) -> Result<String> {
+        if self.templates.contains(name.get_ref()) {
+            Ok(name.get_ref().clone())
+        } else {
+            Err(self.err(
+                name,
+                format!(
+                    "no template {:?} in generator/templates (add it there and rebuild nbgen)",
+                    name.get_ref()
+                ),
+            ))
+        }
+    }
+
+    fn version(&self, v: VersionSpec, package_keywords: &[String]) -> Result<Version> {
+        let version = self.matching(&v.version, &VERSION, "version")?;
+        let keywords = match &v.keywords {
+            Some(k) => self.keywords(k)?,
+            None => package_keywords.to_vec(),
+        };
+        let mut distfiles = Vec::new();
+        let mut seen = BTreeSet::new();
+        for d in v.distfile {
+            if !seen.insert(d.name.get_ref().clone()) {
+                return Err(self.err(
+                    &d.name,
+                    format!("duplicate distfile {}", d.name.get_ref()),
+                ));
+            }
+            distfiles.push(self.distfile(d)?);
+        }
+        distfiles.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Version {
+            version,
+            keywords,
+            distfiles,
+        })
+    }
+
+    fn distfile(&self, d: DistfileSpec) -> Result<Distfile> {
+        let name = self.matching(&d.name, &FILE_NAME, "distfile name")?;
+        let digest = |value: &Option<Spanned<String>>, algo: &str, len: usize| -> Result<_> {
+            let Some(v) = value else { return Ok(None) };
+            let s = v.get_ref();
+            let hex = s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+            if s.len() != len || !hex {
+                return Err(self.err(
+                    v,
+                    format!(
+                        "{algo} digest of {name} must be {len} lowercase hex digits, got {} characters{}",
+                        s.len(),
+                        if hex { "" } else { " with non-hex ones" }
+                    ),
+                ));
+            }
+            Ok(Some(s.clone()))
+        };
+        let digests = Digests {
+            blake2b: digest(&d.blake2b, "BLAKE2B", 128)?,
+            sha256: digest(&d.sha256, "SHA256", 64)?,
+            sha512: digest(&d.sha512, "SHA512", 128)?,
+        };
+        let pinned = digests != Digests::default();
+        if pinned && d.size.is_none() {
+            return Err(self.err(&d.name, format!("distfile {name} has digests but no size")));
+        }
+        if pinned && d.source.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            return Err(self.err(
+                &d.name,
+                format!("distfile {name} has digests but no source saying where they come from"),
+            ));
+        }
+        Ok(Distfile {
+            name,
+            uri: d.uri,
+            size: d.size,
+            digests,
+            source: d.source,
+        })
+    }
+
+    fn file(&self, f: FileSpec) -> Result<PackageFile> {
+        let dest = self.matching(&f.dest, &FILE_NAME, "file dest")?;
+        let origin = match (&f.template, &f.patch, &f.fragment) {
+            (Some(t), None, None) => FileOrigin::Template(self.template(t)?),
+            (None, Some(p), None) => self.copy(p, &self.patches, "patches")?,
+            (None, None, Some(k)) => self.copy(k, &self.fragments, "kernel-fragments")?,
+            _ => {
+                return Err(self.err(
+                    &f.dest,
+                    format!("file {dest:?} needs exactly one of template, patch or fragment"),
+                ))
+            }
+        };
+        Ok(PackageFile { dest, origin })
+    }
+
+    fn copy(&self, name: &Spanned<String>, dir: &Path, dir_name: &str) -> Result<FileOrigin> {
+        let rel = name.get_ref();
+        if !FILE_NAME.is_match(rel) {
+            return Err(self.err(name, format!("invalid file name {rel:?} (a plain name in {dir_name}/)")));
+        }
+        let path = dir.join(rel);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(FileOrigin::Copy { path, bytes }),
+            Err(e) => Err(self.err(name, format!("cannot read {dir_name}/{rel}: {e}"))),
+        }
+    }
+}

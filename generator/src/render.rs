@@ -1,0 +1,117 @@
+//! Renders the model into the overlay's files, in memory: a sorted map from relative path to bytes.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::manifest;
+use crate::model::{FileOrigin, Overlay, Package, Version};
+use crate::templates::Templates;
+
+/// The generated overlay: relative path -> content. BTreeMap keeps every walk over it sorted.
+pub type Tree = BTreeMap<String, Vec<u8>>;
+
+#[derive(Serialize)]
+struct PackageCtx<'a> {
+    overlay: &'a Overlay,
+    package: &'a Package,
+}
+
+#[derive(Serialize)]
+struct EbuildCtx<'a> {
+    overlay: &'a Overlay,
+    package: &'a Package,
+    version: &'a Version,
+    /// SRC_URI entries of this version, in distfile order.
+    src_uri: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ManifestCtx {
+    lines: Vec<String>,
+}
+
+/// Everything `regen` writes, plus the notes it has to tell the user (partial DIST lines...).
+pub struct Rendered {
+    pub tree: Tree,
+    pub notes: Vec<String>,
+}
+
+pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
+    let mut tree = Tree::new();
+    let mut notes = Vec::new();
+    put(&mut tree, 
+        "profiles/repo_name".into(),
+        templates.render("overlay/repo_name", overlay)?,
+    );
+    put(&mut tree, 
+        "profiles/categories".into(),
+        templates.render("overlay/categories", overlay)?,
+    );
+    put(&mut tree, 
+        "metadata/layout.conf".into(),
+        templates.render("overlay/layout.conf", overlay)?,
+    );
+    put(&mut tree, 
+        "repositories.xml".into(),
+        templates.render("overlay/repositories.xml", overlay)?,
+    );
+    put(&mut tree, 
+        "eclass/nb-kernel.eclass".into(),
+        templates.render("eclass/nb-kernel.eclass", overlay)?,
+    );
+
+    for package in &overlay.packages {
+        let dir = format!("{}/{}", package.category, package.name);
+        let ctx = PackageCtx { overlay, package };
+        put(&mut tree, 
+            format!("{dir}/metadata.xml"),
+            templates.render("overlay/metadata.xml", &ctx)?,
+        );
+        let mut manifest = Vec::new();
+        for version in &package.versions {
+            let src_uri = version
+                .distfiles
+                .iter()
+                .filter_map(|d| d.uri.as_deref())
+                .collect();
+            let ctx = EbuildCtx {
+                overlay,
+                package,
+                version,
+                src_uri,
+            };
+            put(&mut tree, 
+                format!("{dir}/{}-{}.ebuild", package.name, version.version),
+                templates.render(&package.template, &ctx)?,
+            );
+            for d in &version.distfiles {
+                manifest.extend(manifest::dist_line(d));
+                notes.extend(manifest::gap(d).map(|g| format!("{dir}: {g}")));
+            }
+        }
+        if !manifest.is_empty() {
+            manifest.sort();
+            manifest.dedup();
+            put(&mut tree, 
+                format!("{dir}/Manifest"),
+                templates.render("overlay/Manifest", &ManifestCtx { lines: manifest })?,
+            );
+        }
+        for file in &package.files {
+            let path = format!("{dir}/files/{}", file.dest);
+            match &file.origin {
+                FileOrigin::Template(name) => put(&mut tree, path, templates.render(name, &ctx)?),
+                FileOrigin::Copy { bytes, .. } => {
+                    tree.insert(path, bytes.clone());
+                }
+            }
+        }
+    }
+    Ok(Rendered { tree, notes })
+}
+
+fn put(tree: &mut Tree, path: String, text: String) {
+    tree.insert(path, text.into_bytes());
+}

@@ -1,0 +1,125 @@
+//! The declarative spec as it is written in TOML. Every table rejects unknown fields, and values
+//! that validation may complain about keep their position so errors can name the line.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    #[serde(default)]
+    pub package: Vec<PackageSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSpec {
+    pub category: Spanned<String>,
+    pub name: Spanned<String>,
+    /// The ebuild template, a path under generator/templates.
+    pub template: Spanned<String>,
+    pub description: Spanned<String>,
+    pub homepage: Spanned<String>,
+    pub license: Spanned<String>,
+    #[serde(default = "default_slot")]
+    pub slot: Spanned<String>,
+    pub keywords: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub iuse: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub restrict: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub depend: Vec<String>,
+    #[serde(default)]
+    pub rdepend: Vec<String>,
+    pub longdescription: Option<String>,
+    #[serde(default)]
+    pub version: Vec<VersionSpec>,
+    #[serde(default)]
+    pub file: Vec<FileSpec>,
+    /// Free-form values for the package's templates (sysctl settings, paths, module names...).
+    #[serde(default)]
+    pub vars: toml::Table,
+}
+
+fn default_slot() -> Spanned<String> {
+    Spanned::new(0..0, "0".to_string())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VersionSpec {
+    pub version: Spanned<String>,
+    /// Overrides the package's keywords for this version.
+    pub keywords: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub distfile: Vec<DistfileSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistfileSpec {
+    pub name: Spanned<String>,
+    /// Where portage fetches it from; absent for fetch-restricted files the user places by hand.
+    pub uri: Option<String>,
+    pub size: Option<u64>,
+    pub blake2b: Option<Spanned<String>>,
+    pub sha256: Option<Spanned<String>>,
+    pub sha512: Option<Spanned<String>>,
+    /// Where the digests come from: a historical Manifest, or nbgen hashing a given file.
+    pub source: Option<String>,
+}
+
+/// One file placed in the package's files/ directory, from exactly one origin.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub dest: Spanned<String>,
+    /// A template under generator/templates, rendered with the package's context.
+    pub template: Option<Spanned<String>>,
+    /// A file under patches/, copied verbatim.
+    pub patch: Option<Spanned<String>>,
+    /// A file under kernel-fragments/, copied verbatim.
+    pub fragment: Option<Spanned<String>>,
+}
+
+impl Spec {
+    pub fn parse(path: &Path, text: &str) -> Result<Spec> {
+        toml::from_str(text).map_err(|e| {
+            let location = match e.span() {
+                Some(span) => Locator::new(path, text).at(span.start),
+                None => path.display().to_string(),
+            };
+            // toml's message repeats the position and quotes the line; keep its first sentence.
+            let message = e.message().trim().to_string();
+            Error::input(location, message)
+        })
+    }
+}
+
+/// Turns byte offsets in the spec into `file:line:column`.
+pub struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(path: &'a Path, text: &'a str) -> Self {
+        Locator { path, text }
+    }
+
+    pub fn at(&self, offset: usize) -> String {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        format!("{}:{}:{}", self.path.display(), line, col)
+    }
+
+    pub fn of<T>(&self, value: &Spanned<T>) -> String {
+        self.at(value.span().start)
+    }
+}

@@ -1,0 +1,32 @@
+{{> partials/ebuild-head}}
+
+{{> partials/ebuild-vars}}
+
+# The tarball carries one directory of prebuilt libraries per architecture.
+S=${WORKDIR}/${P}/${ARCH}
+
+src_unpack() {
+	unpack ${A}
+	cd "${S}" || die "${P} has no libraries for ARCH=${ARCH}"
+	# Installed under the name the programs that need it look for.
+	mv -f libstdc++-libc6.2-2.so.3 libstdc++-3-libc6.2-2-2.10.0.so \
+		|| die "renaming libstdc++-libc6.2-2.so.3 failed"
+	# No package provides the real library, so the placeholder becomes it.
+	mv -f libstdc++.so.2.9.dummy libstdc++.so.2.9.0 \
+		|| die "renaming libstdc++.so.2.9.dummy failed"
+	# libstdc++-libc6.1-1.so.2 is provided elsewhere; the smpeg placeholder is
+	# what dragged SDL in, and nothing here needs it.
+	rm -f libstdc++-libc6.1-1.so.2 libsmpeg-0.4.so.0.dummy \
+		|| die "removing unused libraries failed"
+}
+
+src_install() {
+	if use x86; then
+		# libc5 programs look for their dynamic linker in /lib.
+		into /
+		dolib.so ld-linux.so.1* || die "installing ld-linux.so.1 failed"
+		rm -f ld-linux.so.1* || die "removing the installed ld-linux.so.1 copies failed"
+	fi
+	into /usr
+	dolib.so *.so* || die "installing the compatibility libraries failed"
+}
