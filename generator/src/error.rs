@@ -48,10 +48,22 @@ impl Error {
         }
     }
 
+    /// For files the user named on the command line: failing to read one is bad input.
+    pub fn into_input(self) -> Self {
+        match self {
+            Error::Io { path, source } => {
+                Error::input(path.display().to_string(), source.to_string())
+            }
+            other => other,
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input { .. } | Error::Workspace(_) => EXIT_BAD_INPUT,
-            Error::Render { .. } | Error::Io { .. } => EXIT_FAILURE,
+            // A template that cannot render is a spec value it needs but lacks, or a template the
+            // user edited: both are input, not a fault of nbgen.
+            Error::Input { .. } | Error::Workspace(_) | Error::Render { .. } => EXIT_BAD_INPUT,
+            Error::Io { .. } => EXIT_FAILURE,
         }
     }
 }

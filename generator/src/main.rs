@@ -13,9 +13,9 @@ use nbgen::workspace::Workspace;
 /// its packages from the spec that table names (generator/spec.toml), renders them through the
 /// templates in generator/templates (built into this binary), and writes overlay/.
 ///
-/// Exit codes: 0 success; 1 `regen --check` found overlay/ stale; 2 bad input (spec, Cargo.toml,
-/// a file given on the command line), with the file and line named; 3 any other failure (I/O, a
-/// template bug).
+/// Exit codes: 0 success; 1 `regen --check` found overlay/ stale; 2 bad input (the spec,
+/// Cargo.toml, a template, a file given on the command line), with the file and line or field
+/// named; 3 any other failure (reading or writing the overlay).
 #[derive(Parser)]
 #[command(name = "nbgen", version, max_term_width = 100)]
 struct Cli {
@@ -92,7 +92,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
         Command::Digest { files } => {
             for f in files {
-                let m = nbgen::manifest::measure(&f)?;
+                let m = nbgen::manifest::measure(&f).map_err(Error::into_input)?;
                 let d = nbgen::model::Distfile {
                     name: f
                         .file_name()

@@ -140,8 +140,14 @@ mod tests {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let m = measure_bytes(&data);
         assert_eq!(m.size, 200_000);
-        assert_eq!(m.digests.sha256.unwrap(), hex::encode(Sha256::digest(&data)));
-        assert_eq!(m.digests.blake2b.unwrap(), hex::encode(Blake2b512::digest(&data)));
+        assert_eq!(
+            m.digests.sha256.unwrap(),
+            hex::encode(Sha256::digest(&data))
+        );
+        assert_eq!(
+            m.digests.blake2b.unwrap(),
+            hex::encode(Blake2b512::digest(&data))
+        );
     }
 
     #[test]
@@ -171,7 +177,10 @@ mod tests {
         );
         assert_eq!(dist_line(&only256).unwrap(), "DIST x.tar.bz2 7 SHA256 aa");
         let gap_text = gap(&only256).unwrap();
-        assert!(gap_text.contains("BLAKE2B and SHA512 unknown"), "{gap_text}");
+        assert!(
+            gap_text.contains("BLAKE2B and SHA512 unknown"),
+            "{gap_text}"
+        );
         let unpinned = distfile(None, Digests::default());
         assert_eq!(dist_line(&unpinned), None);
         assert!(gap(&unpinned).unwrap().contains("unpinned"));
@@ -187,7 +196,10 @@ mod tests {
                 sha512: Some("d".into()),
             },
         );
-        assert_eq!(dist_line(&d).unwrap(), "DIST x.tar.bz2 1 BLAKE2B b SHA256 c SHA512 d");
+        assert_eq!(
+            dist_line(&d).unwrap(),
+            "DIST x.tar.bz2 1 BLAKE2B b SHA256 c SHA512 d"
+        );
         assert_eq!(gap(&d), None);
     }
 }

@@ -79,7 +79,10 @@ pub struct PackageFile {
 pub enum FileOrigin {
     Template(String),
     /// A verbatim copy of a patch or kernel fragment, read at validation time.
-    Copy { path: PathBuf, bytes: Vec<u8> },
+    Copy {
+        path: PathBuf,
+        bytes: Vec<u8>,
+    },
 }
 
 // PMS 3.1: category and package names; 3.2: versions; keywords as PMS 5.2.
@@ -180,7 +183,10 @@ impl Ctx<'_> {
             if !seen.insert(v.version.get_ref().clone()) {
                 return Err(self.err(
                     &v.version,
-                    format!("duplicate version {} of {category}/{name}", v.version.get_ref()),
+                    format!(
+                        "duplicate version {} of {category}/{name}",
+                        v.version.get_ref()
+                    ),
                 ));
             }
             versions.push(self.version(v, &keywords)?);
@@ -231,7 +237,10 @@ impl Ctx<'_> {
     fn keywords(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
         let mut out = self.all(values, &KEYWORD, "keyword")?;
         // Portage and pkgcheck expect keywords sorted by arch, whatever the ~ prefix.
-        out.sort_by(|a, b| a.trim_start_matches(['~', '-']).cmp(b.trim_start_matches(['~', '-'])));
+        out.sort_by(|a, b| {
+            a.trim_start_matches(['~', '-'])
+                .cmp(b.trim_start_matches(['~', '-']))
+        });
         Ok(out)
     }
 
@@ -259,10 +268,7 @@ impl Ctx<'_> {
         let mut seen = BTreeSet::new();
         for d in v.distfile {
             if !seen.insert(d.name.get_ref().clone()) {
-                return Err(self.err(
-                    &d.name,
-                    format!("duplicate distfile {}", d.name.get_ref()),
-                ));
+                return Err(self.err(&d.name, format!("duplicate distfile {}", d.name.get_ref())));
             }
             distfiles.push(self.distfile(d)?);
         }
@@ -279,7 +285,9 @@ impl Ctx<'_> {
         let digest = |value: &Option<Spanned<String>>, algo: &str, len: usize| -> Result<_> {
             let Some(v) = value else { return Ok(None) };
             let s = v.get_ref();
-            let hex = s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+            let hex = s
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
             if s.len() != len || !hex {
                 return Err(self.err(
                     v,
@@ -335,7 +343,10 @@ impl Ctx<'_> {
     fn copy(&self, name: &Spanned<String>, dir: &Path, dir_name: &str) -> Result<FileOrigin> {
         let rel = name.get_ref();
         if !FILE_NAME.is_match(rel) {
-            return Err(self.err(name, format!("invalid file name {rel:?} (a plain name in {dir_name}/)")));
+            return Err(self.err(
+                name,
+                format!("invalid file name {rel:?} (a plain name in {dir_name}/)"),
+            ));
         }
         let path = dir.join(rel);
         match std::fs::read(&path) {

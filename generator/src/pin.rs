@@ -13,7 +13,10 @@ use crate::manifest::{self, Measured};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Pinned {
     /// Digests were added or the entry was already complete and equal.
-    Recorded { name: String, added: Vec<&'static str> },
+    Recorded {
+        name: String,
+        added: Vec<&'static str>,
+    },
 }
 
 /// Pins every file in `files` into the spec at `spec_path`; the spec is rewritten once, atomically,
@@ -29,7 +32,7 @@ pub fn pin(spec_path: &Path, files: &[&Path], source: Option<&str>) -> Result<Ve
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| Error::input(file.display().to_string(), "not a file name"))?;
-        let measured = manifest::measure(file)?;
+        let measured = manifest::measure(file).map_err(Error::into_input)?;
         let entry = find_distfile(&mut doc, &name).ok_or_else(|| {
             Error::input(
                 file.display().to_string(),
@@ -89,11 +92,17 @@ fn record(
     };
     if let Some(size) = entry.get("size").and_then(Item::as_integer) {
         if size as u64 != m.size {
-            return Err(refuse(format!("size is {} bytes, the spec says {size}", m.size)));
+            return Err(refuse(format!(
+                "size is {} bytes, the spec says {size}",
+                m.size
+            )));
         }
     }
     let mut added = Vec::new();
-    let old_source = entry.get("source").and_then(Item::as_str).map(str::to_string);
+    let old_source = entry
+        .get("source")
+        .and_then(Item::as_str)
+        .map(str::to_string);
     for (key, label, value) in [
         ("blake2b", "BLAKE2B", &m.digests.blake2b),
         ("sha256", "SHA256", &m.digests.sha256),
@@ -141,7 +150,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).at(dir)?;
     // A temporary file is created 0600; the spec keeps the mode it had.
     if let Ok(meta) = std::fs::metadata(path) {
-        tmp.as_file().set_permissions(meta.permissions()).at(tmp.path())?;
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .at(tmp.path())?;
     }
     tmp.write_all(bytes).at(tmp.path())?;
     tmp.as_file().sync_all().at(tmp.path())?;

@@ -41,23 +41,28 @@ pub struct Rendered {
 pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
     let mut tree = Tree::new();
     let mut notes = Vec::new();
-    put(&mut tree, 
+    put(
+        &mut tree,
         "profiles/repo_name".into(),
         templates.render("overlay/repo_name", overlay)?,
     );
-    put(&mut tree, 
+    put(
+        &mut tree,
         "profiles/categories".into(),
         templates.render("overlay/categories", overlay)?,
     );
-    put(&mut tree, 
+    put(
+        &mut tree,
         "metadata/layout.conf".into(),
         templates.render("overlay/layout.conf", overlay)?,
     );
-    put(&mut tree, 
+    put(
+        &mut tree,
         "repositories.xml".into(),
         templates.render("overlay/repositories.xml", overlay)?,
     );
-    put(&mut tree, 
+    put(
+        &mut tree,
         "eclass/nb-kernel.eclass".into(),
         templates.render("eclass/nb-kernel.eclass", overlay)?,
     );
@@ -65,7 +70,8 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
     for package in &overlay.packages {
         let dir = format!("{}/{}", package.category, package.name);
         let ctx = PackageCtx { overlay, package };
-        put(&mut tree, 
+        put(
+            &mut tree,
             format!("{dir}/metadata.xml"),
             templates.render("overlay/metadata.xml", &ctx)?,
         );
@@ -82,7 +88,8 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
                 version,
                 src_uri,
             };
-            put(&mut tree, 
+            put(
+                &mut tree,
                 format!("{dir}/{}-{}.ebuild", package.name, version.version),
                 templates.render(&package.template, &ctx)?,
             );
@@ -94,7 +101,8 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
         if !manifest.is_empty() {
             manifest.sort();
             manifest.dedup();
-            put(&mut tree, 
+            put(
+                &mut tree,
                 format!("{dir}/Manifest"),
                 templates.render("overlay/Manifest", &ManifestCtx { lines: manifest })?,
             );

@@ -223,12 +223,21 @@ mod tests {
         assert_eq!(read(&target).unwrap(), t);
         let d = replace(&target, &t, &mut no_hook()).unwrap();
         assert!(d.is_empty());
-        let mode = fs::metadata(target.join("x/y")).unwrap().permissions().mode();
+        let mode = fs::metadata(target.join("x/y"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, DIR_MODE);
-        let mode = fs::metadata(target.join("x/y/z")).unwrap().permissions().mode();
+        let mode = fs::metadata(target.join("x/y/z"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, FILE_MODE);
         // Only the overlay is left in the parent: no staging directory.
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["overlay"]);
     }
 
@@ -251,7 +260,10 @@ mod tests {
         let err = replace(&target, &new, &mut fail_second).unwrap_err();
         assert!(err.to_string().contains("injected failure"), "{err}");
         assert_eq!(read(&target).unwrap(), old);
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["overlay"]);
     }
 

@@ -1,0 +1,271 @@
+//! Bad input: each case exits 2, names the file and line (or field), and leaves overlay/ as it was.
+
+mod common;
+
+use common::Ws;
+use nbgen::tree;
+
+/// A small valid spec, so that the line numbers below stay put whatever the real spec becomes.
+const SPEC: &str = r#"[[package]]
+category = "sys-libs"
+name = "lib-compat"
+template = "ebuild/lib-compat.ebuild"
+description = "Compatibility libraries"
+homepage = "https://www.gentoo.org/"
+license = "GPL-2"
+keywords = ["~x86"]
+
+[[package.version]]
+version = "1.4"
+
+[[package.version.distfile]]
+name = "lib-compat-1.4.tar.bz2"
+uri = "mirror://gentoo/lib-compat-1.4.tar.bz2"
+size = 3164171
+sha256 = "277ddddcf0e3aadd8b4e27b550a67db0466c350f501953c85df2ad3abbcd195b"
+source = "a historical Manifest"
+"#;
+
+const SPEC_FILE: &str = "generator/spec.toml";
+
+/// Generates a good overlay from SPEC, then gives regen (and regen --check) the spec `bad`, and
+/// checks both refuse with exit 2 and a message holding every piece of `expect`, touching nothing.
+fn refused(bad: &str, expect: &[&str]) {
+    let ws = Ws::copy();
+    ws.set_spec(SPEC);
+    ws.run(&["regen"], 0);
+    let before = tree::read(&ws.overlay()).unwrap();
+    let entries = ws.top_entries();
+    ws.set_spec(bad);
+    for args in [&["regen"][..], &["regen", "--check"][..]] {
+        let (_, err) = ws.run(args, 2);
+        for e in expect {
+            assert!(err.contains(e), "expected {e:?} in:\n{err}");
+        }
+    }
+    assert_eq!(
+        tree::read(&ws.overlay()).unwrap(),
+        before,
+        "overlay changed"
+    );
+    assert_eq!(
+        ws.top_entries(),
+        entries,
+        "something was left beside the overlay"
+    );
+}
+
+fn with(from: &str, to: &str) -> String {
+    assert!(SPEC.contains(from), "SPEC has no {from:?}");
+    SPEC.replacen(from, to, 1)
+}
+
+fn at(line: usize) -> String {
+    format!("{SPEC_FILE}:{line}:")
+}
+
+#[test]
+fn malformed_toml() {
+    refused(
+        &with("name = \"lib-compat\"", "name = \"lib-compat"),
+        &[&at(3)],
+    );
+}
+
+#[test]
+fn unknown_field() {
+    refused(
+        &with(
+            "license = \"GPL-2\"",
+            "license = \"GPL-2\"\nlicence = \"GPL-2\"",
+        ),
+        &[&at(8), "unknown field `licence`"],
+    );
+}
+
+#[test]
+fn duplicate_package() {
+    let twice = format!(
+        "{SPEC}\n{}",
+        SPEC.split("[[package.version]]").next().unwrap()
+    ) + "[[package.version]]\nversion = \"1\"\n";
+    refused(&twice, &[&at(22), "duplicate package sys-libs/lib-compat"]);
+}
+
+#[test]
+fn duplicate_version() {
+    refused(
+        &with(
+            "version = \"1.4\"\n",
+            "version = \"1.4\"\n\n[[package.version]]\nversion = \"1.4\"\n",
+        ),
+        &[&at(14), "duplicate version 1.4"],
+    );
+}
+
+#[test]
+fn invalid_package_name() {
+    refused(
+        &with("name = \"lib-compat\"", "name = \"lib compat\""),
+        &[&at(3), "invalid package name"],
+    );
+}
+
+#[test]
+fn package_name_that_ends_like_a_version() {
+    refused(
+        &with("name = \"lib-compat\"", "name = \"lib-compat-1\""),
+        &[&at(3), "looks like a version"],
+    );
+}
+
+#[test]
+fn invalid_category_name() {
+    refused(
+        &with("category = \"sys-libs\"", "category = \"-sys\""),
+        &[&at(2), "invalid category name"],
+    );
+}
+
+#[test]
+fn invalid_version() {
+    refused(
+        &with("version = \"1.4\"", "version = \"1.4-beta\""),
+        &[&at(11), "invalid version \"1.4-beta\""],
+    );
+}
+
+#[test]
+fn invalid_keyword() {
+    refused(
+        &with("[\"~x86\"]", "[\"~x86 amd64\"]"),
+        &[&at(8), "invalid keyword"],
+    );
+}
+
+#[test]
+fn missing_template() {
+    refused(
+        &with("ebuild/lib-compat.ebuild", "ebuild/nonexistent.ebuild"),
+        &[&at(4), "no template \"ebuild/nonexistent.ebuild\""],
+    );
+}
+
+const FILE_ENTRY: &str = "\n[[package.file]]\ndest = \"x.patch\"\n";
+
+#[test]
+fn missing_patch_file() {
+    refused(
+        &format!("{SPEC}{FILE_ENTRY}patch = \"no-such.patch\"\n"),
+        &[&at(22), "cannot read patches/no-such.patch"],
+    );
+}
+
+#[test]
+fn missing_fragment_file() {
+    refused(
+        &format!("{SPEC}{FILE_ENTRY}fragment = \"no-such.config\"\n"),
+        &[&at(22), "cannot read kernel-fragments/no-such.config"],
+    );
+}
+
+#[test]
+fn file_with_two_origins() {
+    refused(
+        &format!("{SPEC}{FILE_ENTRY}patch = \"a\"\nfragment = \"b\"\n"),
+        &[&at(21), "exactly one of template, patch or fragment"],
+    );
+}
+
+#[test]
+fn patch_name_that_leaves_the_directory() {
+    refused(
+        &format!("{SPEC}{FILE_ENTRY}patch = \"../Cargo.toml\"\n"),
+        &[&at(22), "invalid file name"],
+    );
+}
+
+#[test]
+fn digest_of_wrong_length() {
+    refused(
+        &with("abbcd195b\"", "abbcd195\""),
+        &[
+            &at(17),
+            "SHA256 digest of lib-compat-1.4.tar.bz2 must be 64 lowercase hex digits, got 63",
+        ],
+    );
+}
+
+#[test]
+fn digest_of_wrong_alphabet() {
+    refused(&with("277dddd", "277DDDD"), &[&at(17), "with non-hex ones"]);
+}
+
+#[test]
+fn digest_without_source() {
+    refused(
+        &with("source = \"a historical Manifest\"\n", ""),
+        &[&at(14), "no source saying where they come from"],
+    );
+}
+
+#[test]
+fn template_variable_missing_from_spec() {
+    // The netbackup-support templates need vars.sysctl and vars.rootpath; strict mode refuses.
+    let spec = with("ebuild/lib-compat.ebuild", "ebuild/netbackup-support.ebuild")
+        + "\n[[package.file]]\ndest = \"99netbackup\"\ntemplate = \"files/netbackup-support/99netbackup\"\n";
+    refused(
+        &spec,
+        &[
+            "template files/netbackup-support/99netbackup",
+            "line 3, col 11",
+        ],
+    );
+}
+
+#[test]
+fn cargo_toml_without_nbgen_table() {
+    let ws = Ws::copy();
+    ws.set_spec(SPEC);
+    std::fs::write(ws.path().join("Cargo.toml"), "[workspace]\nmembers = []\n").unwrap();
+    let (_, err) = ws.run(&["regen"], 2);
+    assert!(
+        err.contains("Cargo.toml: no [workspace.metadata.nbgen] table"),
+        "{err}"
+    );
+    assert!(!ws.overlay().exists());
+}
+
+#[test]
+fn cargo_toml_with_unknown_identity_field() {
+    let ws = Ws::copy();
+    let cargo = std::fs::read_to_string(ws.path().join("Cargo.toml")).unwrap();
+    let cargo = cargo.replace(
+        "[workspace.metadata.nbgen]\n",
+        "[workspace.metadata.nbgen]\nnmae = \"x\"\n",
+    );
+    std::fs::write(ws.path().join("Cargo.toml"), cargo).unwrap();
+    let (_, err) = ws.run(&["regen"], 2);
+    assert!(
+        err.contains("[workspace.metadata.nbgen]: unknown field `nmae`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_spec_names_the_path() {
+    let ws = Ws::copy();
+    std::fs::remove_file(ws.spec_path()).unwrap();
+    let (_, err) = ws.run(&["regen"], 3);
+    assert!(err.contains("generator/spec.toml"), "{err}");
+}
+
+#[test]
+fn bad_command_line_is_a_usage_error() {
+    let ws = Ws::copy();
+    let (_, err) = ws.run(&["regen", "--no-such-flag"], 2);
+    assert!(
+        err.contains("unexpected argument '--no-such-flag'"),
+        "{err}"
+    );
+}

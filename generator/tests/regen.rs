@@ -1,0 +1,139 @@
+//! `nbgen regen`: determinism, idempotence, --check, atomicity, and the committed overlay.
+
+mod common;
+
+use common::{repo_root, Ws};
+use nbgen::tree;
+
+#[test]
+fn regen_is_idempotent_and_check_passes_after_it() {
+    let ws = Ws::copy();
+    let (out, _) = ws.run(&["regen"], 0);
+    assert!(out.contains("added: profiles/repo_name"), "{out}");
+    let first = tree::read(&ws.overlay()).unwrap();
+    let (out, _) = ws.run(&["regen"], 0);
+    assert!(out.contains(": 0 files changed"), "{out}");
+    assert_eq!(tree::read(&ws.overlay()).unwrap(), first);
+    let (out, _) = ws.run(&["regen", "--check"], 0);
+    assert!(out.contains("is up to date"), "{out}");
+}
+
+#[test]
+fn two_regens_into_fresh_directories_are_byte_identical() {
+    let ws = Ws::copy();
+    let a = ws.path().join("a");
+    let b = ws.path().join("b");
+    ws.run(&["regen", "--overlay", a.to_str().unwrap()], 0);
+    ws.run(&["regen", "--overlay", b.to_str().unwrap()], 0);
+    let ta = tree::read(&a).unwrap();
+    assert!(ta.len() >= 10, "overlay has only {} files", ta.len());
+    assert_eq!(ta, tree::read(&b).unwrap());
+    // Modes do not depend on the umask.
+    use std::os::unix::fs::PermissionsExt;
+    for rel in ta.keys() {
+        let mode = std::fs::metadata(a.join(rel)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{rel}");
+    }
+}
+
+#[test]
+fn check_reports_each_kind_of_difference_and_writes_nothing() {
+    let ws = Ws::copy();
+    ws.run(&["regen"], 0);
+    let o = ws.overlay();
+    std::fs::write(o.join("profiles/repo_name"), "other\n").unwrap();
+    std::fs::remove_file(o.join("metadata/layout.conf")).unwrap();
+    std::fs::write(o.join("stray-file"), "x").unwrap();
+    let before = tree::read(&o).unwrap();
+    let (out, _) = ws.run(&["regen", "--check"], 1);
+    assert!(out.contains("changed: profiles/repo_name"), "{out}");
+    assert!(out.contains("added: metadata/layout.conf"), "{out}");
+    assert!(out.contains("removed: stray-file"), "{out}");
+    assert!(out.contains("3 files differ"), "{out}");
+    assert_eq!(tree::read(&o).unwrap(), before, "--check must not write");
+    // A regen repairs all three.
+    let (out, _) = ws.run(&["regen"], 0);
+    assert!(out.contains(": 3 files changed"), "{out}");
+    ws.run(&["regen", "--check"], 0);
+}
+
+#[test]
+fn failure_mid_regen_keeps_previous_overlay_and_leaves_no_temporary_directory() {
+    let ws = Ws::copy();
+    ws.run(&["regen"], 0);
+    let before = tree::read(&ws.overlay()).unwrap();
+    let entries = ws.top_entries();
+    // A spec change makes the next regen write, and the hook fails it halfway.
+    ws.edit_spec("value = \"220\"", "value = \"221\"");
+    let w = nbgen::workspace::Workspace::locate(Some(&ws.path().join("Cargo.toml"))).unwrap();
+    let mut n = 0;
+    let mut fail_halfway = |_: &str| {
+        n += 1;
+        if n == 5 {
+            Err(std::io::Error::other("injected write failure"))
+        } else {
+            Ok(())
+        }
+    };
+    let err = match nbgen::regen(&w, &ws.overlay(), &mut fail_halfway) {
+        Err(e) => e,
+        Ok(_) => panic!("the injected failure did not stop regen"),
+    };
+    assert!(err.to_string().contains("injected write failure"), "{err}");
+    assert_eq!(tree::read(&ws.overlay()).unwrap(), before);
+    assert_eq!(
+        ws.top_entries(),
+        entries,
+        "a temporary directory was left behind"
+    );
+    // Without the fault the change goes through.
+    let (out, _) = ws.run(&["regen"], 0);
+    assert!(
+        out.contains("changed: app-backup/netbackup-support/files/sysctl-netbackup.conf"),
+        "{out}"
+    );
+}
+
+#[test]
+fn committed_overlay_is_what_the_spec_generates() {
+    let root = repo_root();
+    let w = nbgen::workspace::Workspace::locate(Some(&root.join("Cargo.toml"))).unwrap();
+    let outcome = nbgen::check(&w, &w.overlay_dir()).unwrap();
+    assert!(
+        outcome.diff.is_empty(),
+        "overlay/ is stale, run `cargo run -p nbgen -- regen`:\n{}",
+        outcome.diff.lines().join("\n")
+    );
+}
+
+#[test]
+fn works_from_a_subdirectory() {
+    let root = repo_root();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nbgen"))
+        .args(["regen", "--check"])
+        .current_dir(root.join("overlay/profiles"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn partial_dist_lines_are_reported() {
+    let ws = Ws::copy();
+    let (_, err) = ws.run(&["regen"], 0);
+    assert!(
+        err.contains("lib-compat-1.4.tar.bz2: partial DIST line, BLAKE2B and SHA512 unknown"),
+        "{err}"
+    );
+    let manifest =
+        std::fs::read_to_string(ws.overlay().join("sys-libs/lib-compat/Manifest")).unwrap();
+    assert_eq!(
+        manifest,
+        "DIST lib-compat-1.4.tar.bz2 3164171 SHA256 277ddddcf0e3aadd8b4e27b550a67db0466c350f501953c85df2ad3abbcd195b\n"
+    );
+}
