@@ -5,6 +5,7 @@
 //! writes DIST lines; `pin` records a distfile's digests in the spec.
 
 pub mod error;
+pub mod kconfig;
 pub mod manifest;
 pub mod model;
 pub mod pin;

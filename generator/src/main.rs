@@ -75,6 +75,20 @@ enum Command {
         #[arg(long, value_name = "TEXT")]
         source: Option<String>,
     },
+    /// Check a kernel .config against kernel-fragments/, or merge fragments into one.
+    ///
+    /// kernel-fragments/ holds what the QLogic HBA and NetBackup need from a kernel: common.config
+    /// for every series, 2.4.config and 2.6.config for each; every option carries a `# why:` line.
+    ///
+    /// Examples:
+    ///   nbgen kconfig check /usr/src/linux/.config         # exit 1 and list what is lacking
+    ///   nbgen kconfig merge .config kernel-fragments/common.config \
+    ///       kernel-fragments/2.6.config -o new.config       # then `make oldconfig`
+    #[command(verbatim_doc_comment)]
+    Kconfig {
+        #[command(subcommand)]
+        command: nbgen::kconfig::cli::KconfigCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -162,6 +176,9 @@ fn run(cli: Cli) -> Result<u8, Error> {
             print_notes(&outcome.notes);
             println!("overlay: {} files changed", outcome.diff.count());
             Ok(EXIT_OK)
+        }
+        Command::Kconfig { command } => {
+            nbgen::kconfig::cli::run(command, cli.manifest_path.as_deref())
         }
     }
 }
