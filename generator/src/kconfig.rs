@@ -6,7 +6,8 @@
 //!
 //! A fragment uses the .config syntax the kernel itself writes, plus one convention: every option
 //! is preceded by a `# why: <reason>` line, so that a missing option can be reported with the
-//! reason it is needed.
+//! reason it is needed. `# warn: <reason>` instead marks an option whose absence is worth a
+//! warning but must not stop a build (one some kernel versions give the user no way to change).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,8 +54,10 @@ pub struct Entry {
     /// The name without the `CONFIG_` prefix, as Kconfig files spell it.
     pub name: String,
     pub value: Value,
-    /// The reason from the `# why:` line right above the option, if there is one.
+    /// The reason from the `# why:` (or `# warn:`) line right above the option, if there is one.
     pub why: Option<String>,
+    /// Set by `# warn:`: a check that fails only warns.
+    pub warning: bool,
     /// 1-based line number in the file.
     pub line: usize,
 }
@@ -171,7 +174,7 @@ pub fn parse(source: &str, text: &str) -> Result<Config> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut first_seen: HashMap<String, usize> = HashMap::new();
     // The `# why:` waiting for its option: (reason, line number).
-    let mut pending_why: Option<(String, usize)> = None;
+    let mut pending_why: Option<(String, usize, bool)> = None;
     for (i, raw) in lines.iter().enumerate() {
         let lineno = i + 1;
         let at = || format!("{source}:{lineno}");
@@ -180,15 +183,20 @@ pub fn parse(source: &str, text: &str) -> Result<Config> {
             None
         } else if let Some(comment) = line.strip_prefix('#') {
             let comment = comment.trim();
-            if let Some(reason) = comment.strip_prefix("why:") {
-                if let Some((_, why_line)) = &pending_why {
+            let reason = match (comment.strip_prefix("why:"), comment.strip_prefix("warn:")) {
+                (Some(r), _) => Some((r, false)),
+                (_, Some(r)) => Some((r, true)),
+                _ => None,
+            };
+            if let Some((reason, warning)) = reason {
+                if let Some((_, why_line, _)) = &pending_why {
                     return Err(dangling_why(source, *why_line));
                 }
                 let reason = reason.trim();
                 if reason.is_empty() {
                     return Err(Error::input(at(), "`# why:` without a reason"));
                 }
-                pending_why = Some((reason.to_string(), lineno));
+                pending_why = Some((reason.to_string(), lineno, warning));
                 continue;
             }
             // Like the kernel's own reader: `# CONFIG_X is not set` is an option, any other
@@ -209,7 +217,7 @@ pub fn parse(source: &str, text: &str) -> Result<Config> {
             return Err(Error::input(at(), EXPECTED));
         };
         let Some((name, value)) = option else {
-            if let Some((_, why_line)) = pending_why {
+            if let Some((_, why_line, _)) = pending_why {
                 return Err(dangling_why(source, why_line));
             }
             continue;
@@ -230,11 +238,12 @@ pub fn parse(source: &str, text: &str) -> Result<Config> {
         entries.push(Entry {
             name,
             value,
-            why: pending_why.take().map(|(reason, _)| reason),
+            warning: pending_why.as_ref().is_some_and(|(_, _, w)| *w),
+            why: pending_why.take().map(|(reason, _, _)| reason),
             line: lineno,
         });
     }
-    if let Some((_, why_line)) = pending_why {
+    if let Some((_, why_line, _)) = pending_why {
         return Err(dangling_why(source, why_line));
     }
     if entries.is_empty() {
@@ -301,6 +310,8 @@ pub struct Finding {
     /// `file:line` of the fragment line that wants it.
     pub source: String,
     pub satisfied: bool,
+    /// From `# warn:`: not satisfied is a warning, not a failure.
+    pub warning: bool,
 }
 
 impl Finding {
@@ -321,8 +332,10 @@ impl Finding {
             .as_deref()
             .unwrap_or("(the fragment gives no reason)");
         format!(
-            "CONFIG_{}: want {wanted}, found {found}: {why} [{}]",
-            self.option, self.source
+            "{}CONFIG_{}: want {wanted}, found {found}: {why} [{}]",
+            if self.warning { "warning: " } else { "" },
+            self.option,
+            self.source
         )
     }
 }
@@ -365,6 +378,7 @@ pub fn check(config: &Config, fragments: &[Config]) -> Vec<Finding> {
                 why: entry.why.clone(),
                 source: fragment.at(entry.line),
                 satisfied,
+                warning: entry.warning,
             }
         })
         .collect()
@@ -635,10 +649,11 @@ pub mod cli {
                 .collect::<Result<Vec<_>>>()?
         };
         let findings = check(&config, &fragments);
-        let lacking: Vec<_> = findings.iter().filter(|f| !f.satisfied).collect();
-        for finding in &lacking {
+        let unsatisfied: Vec<_> = findings.iter().filter(|f| !f.satisfied).collect();
+        for finding in &unsatisfied {
             println!("{}", finding.describe());
         }
+        let lacking: Vec<_> = unsatisfied.iter().filter(|f| !f.warning).collect();
         if lacking.is_empty() {
             println!(
                 "{}: all {} options satisfied",
@@ -739,34 +754,55 @@ mod tests {
                     name: "CHR_DEV_ST".into(),
                     value: Value::Set("m".into()),
                     why: Some("tapes".into()),
+                    warning: false,
                     line: 5
                 },
                 Entry {
                     name: "SCSI_QLA_FC".into(),
                     value: Value::Unset,
                     why: None,
+                    warning: false,
                     line: 7
                 },
                 Entry {
                     name: "LOCALVERSION".into(),
                     value: Value::Set("\"-nb\"".into()),
                     why: None,
+                    warning: false,
                     line: 8
                 },
                 Entry {
                     name: "NR_CPUS".into(),
                     value: Value::Set("8".into()),
                     why: None,
+                    warning: false,
                     line: 9
                 },
                 Entry {
                     name: "X".into(),
                     value: Value::Unset,
                     why: None,
+                    warning: false,
                     line: 10
                 },
             ]
         );
+    }
+
+    #[test]
+    fn warn_marks_an_option_whose_failure_only_warns() {
+        let fragment = parsed("# warn: cannot be switched off before 2.6.16\n# CONFIG_Q is not set\n# why: needed\nCONFIG_A=y\n");
+        assert!(fragment.entries[0].warning);
+        assert!(!fragment.entries[1].warning);
+        let config = parsed("CONFIG_Q=m\nCONFIG_A=y\n");
+        let findings = check(&config, &[fragment]);
+        assert!(!findings[0].satisfied && findings[0].warning);
+        assert!(
+            findings[0].describe().starts_with("warning: CONFIG_Q:"),
+            "{}",
+            findings[0].describe()
+        );
+        assert!(findings[1].satisfied);
     }
 
     #[test]
