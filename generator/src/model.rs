@@ -11,6 +11,7 @@ use serde::Serialize;
 use toml::Spanned;
 
 use crate::error::{Error, IoContext, Result};
+use crate::kconfig;
 use crate::spec::{DistfileSpec, FileSpec, Locator, PackageSpec, Spec, VersionSpec};
 use crate::templates::Templates;
 use crate::workspace::{Identity, Workspace};
@@ -47,9 +48,25 @@ pub struct Package {
 #[derive(Debug, Serialize)]
 pub struct Version {
     pub version: String,
+    /// The ebuild template: the version's own, or the package's.
+    pub template: String,
     pub keywords: Vec<String>,
+    pub kernel_series: Option<String>,
+    /// CONFIG_CHECK, from the version's kernel fragments.
+    pub config_check: Vec<ConfigCheck>,
     /// Sorted by name.
     pub distfiles: Vec<Distfile>,
+}
+
+/// One CONFIG_CHECK item in the convention of nb-kernel.eclass (and linux-info before it).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigCheck {
+    /// `OPT`, `!OPT`, `~OPT` or `~!OPT`.
+    pub token: String,
+    /// `ERROR_OPT` or `WARNING_OPT`: the variable holding the message.
+    pub message_var: String,
+    /// The message, already quoted for bash.
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -189,7 +206,7 @@ impl Ctx<'_> {
                     ),
                 ));
             }
-            versions.push(self.version(v, &keywords)?);
+            versions.push(self.version(v, &keywords, &template)?);
         }
         if versions.is_empty() {
             return Err(self.err(
@@ -258,8 +275,28 @@ impl Ctx<'_> {
         }
     }
 
-    fn version(&self, v: VersionSpec, package_keywords: &[String]) -> Result<Version> {
+    fn version(
+        &self,
+        v: VersionSpec,
+        package_keywords: &[String],
+        package_template: &str,
+    ) -> Result<Version> {
         let version = self.matching(&v.version, &VERSION, "version")?;
+        let template = match &v.template {
+            Some(t) => self.template(t)?,
+            None => package_template.to_string(),
+        };
+        let kernel_series = match &v.kernel_series {
+            Some(s) if s.get_ref() == "2.4" || s.get_ref() == "2.6" => Some(s.get_ref().clone()),
+            Some(s) => {
+                return Err(self.err(
+                    s,
+                    format!("kernel_series {:?} is neither \"2.4\" nor \"2.6\"", s.get_ref()),
+                ))
+            }
+            None => None,
+        };
+        let config_check = self.config_check(&v.kernel_fragments)?;
         let keywords = match &v.keywords {
             Some(k) => self.keywords(k)?,
             None => package_keywords.to_vec(),
@@ -275,9 +312,60 @@ impl Ctx<'_> {
         distfiles.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Version {
             version,
+            template,
             keywords,
+            kernel_series,
+            config_check,
             distfiles,
         })
+    }
+
+    /// Reads the fragments and turns their options into CONFIG_CHECK items; a later fragment
+    /// overrides an earlier one for the same option.
+    fn config_check(&self, fragments: &[Spanned<String>]) -> Result<Vec<ConfigCheck>> {
+        let mut merged: Vec<(String, kconfig::Entry)> = Vec::new();
+        for name in fragments {
+            let FileOrigin::Copy { path, bytes } = self.copy(name, &self.fragments, "kernel-fragments")?
+            else {
+                unreachable!("copy() reads files")
+            };
+            let source = format!("kernel-fragments/{}", name.get_ref());
+            let text = String::from_utf8(bytes)
+                .map_err(|_| Error::input(path.display().to_string(), "not UTF-8 text"))?;
+            for entry in kconfig::parse(&source, &text)?.entries {
+                merged.retain(|(_, e)| e.name != entry.name);
+                merged.push((source.clone(), entry));
+            }
+        }
+        merged
+            .into_iter()
+            .map(|(source, e)| {
+                let at = format!("{source}:{}", e.line);
+                let Some(why) = e.why else {
+                    return Err(Error::input(
+                        at,
+                        format!("CONFIG_{} has no `# why:` line; the ebuild needs it to tell the user", e.name),
+                    ));
+                };
+                let negate = match &e.value {
+                    kconfig::Value::Unset => "!",
+                    kconfig::Value::Set(v) if v == "y" || v == "m" => "",
+                    kconfig::Value::Set(v) => {
+                        return Err(Error::input(
+                            at,
+                            format!("CONFIG_{}={v}: an ebuild can check only set or unset options", e.name),
+                        ))
+                    }
+                };
+                let (soft, kind) = if e.warning { ("~", "WARNING") } else { ("", "ERROR") };
+                let want = if negate.is_empty() { "set it (y or m)" } else { "disable it" };
+                Ok(ConfigCheck {
+                    token: format!("{soft}{negate}{}", e.name),
+                    message_var: format!("{kind}_{}", e.name),
+                    message: bash_single_quote(&format!("CONFIG_{}: {why}; {want}", e.name)),
+                })
+            })
+            .collect()
     }
 
     fn distfile(&self, d: DistfileSpec) -> Result<Distfile> {
@@ -314,6 +402,15 @@ impl Ctx<'_> {
                 &d.name,
                 format!("distfile {name} has digests but no source saying where they come from"),
             ));
+        }
+        // EAPI 0 has no `->` renaming: the URI must end in the file's name.
+        if let Some(uri) = &d.uri {
+            if uri.rsplit('/').next() != Some(name.as_str()) {
+                return Err(self.err(
+                    &d.name,
+                    format!("uri {uri:?} does not end in {name}; EAPI 0 cannot rename a download"),
+                ));
+            }
         }
         Ok(Distfile {
             name,
@@ -353,5 +450,21 @@ impl Ctx<'_> {
             Ok(bytes) => Ok(FileOrigin::Copy { path, bytes }),
             Err(e) => Err(self.err(name, format!("cannot read {dir_name}/{rel}: {e}"))),
         }
+    }
+}
+
+/// Quotes `s` for bash as one single-quoted word, whatever it holds.
+fn bash_single_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_quoting_survives_quotes() {
+        assert_eq!(bash_single_quote("it's"), r"'it'\''s'");
+        assert_eq!(bash_single_quote("$HOME \"x\""), r#"'$HOME "x"'"#);
     }
 }

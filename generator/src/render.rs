@@ -91,7 +91,7 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
             put(
                 &mut tree,
                 format!("{dir}/{}-{}.ebuild", package.name, version.version),
-                templates.render(&package.template, &ctx)?,
+                templates.render(&version.template, &ctx)?,
             );
             for d in &version.distfiles {
                 manifest.extend(manifest::dist_line(d));

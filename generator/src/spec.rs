@@ -54,6 +54,14 @@ fn default_slot() -> Spanned<String> {
 #[serde(deny_unknown_fields)]
 pub struct VersionSpec {
     pub version: Spanned<String>,
+    /// Overrides the package's ebuild template, for versions built in another way.
+    pub template: Option<Spanned<String>>,
+    /// The kernel series ("2.4" or "2.6") this version builds for, if it is a kernel module.
+    pub kernel_series: Option<Spanned<String>>,
+    /// Files in kernel-fragments/ whose options become the ebuild's CONFIG_CHECK, in order (a
+    /// later file wins for the same option, as in `nbgen kconfig merge`).
+    #[serde(default)]
+    pub kernel_fragments: Vec<Spanned<String>>,
     /// Overrides the package's keywords for this version.
     pub keywords: Option<Vec<Spanned<String>>>,
     #[serde(default)]

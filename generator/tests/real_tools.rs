@@ -29,7 +29,11 @@ fn portage_computes_the_same_dist_lines_as_nbgen() {
     let ws = Ws::copy();
     let mut files = Vec::new();
     // An empty file, a short one, and one larger than nbgen's read block.
-    for (name, len) in [("empty.tar", 0usize), ("short.tar.gz", 3), ("large.tar.bz2", 300_000)] {
+    for (name, len) in [
+        ("empty.tar", 0usize),
+        ("short.tar.gz", 3),
+        ("large.tar.bz2", 300_000),
+    ] {
         let path = ws.path().join(name);
         let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
         std::fs::write(&path, data).unwrap();
@@ -45,7 +49,11 @@ fn portage_computes_the_same_dist_lines_as_nbgen() {
         .env("NB_TOOLS", &nb_tools)
         .output()
         .unwrap();
-    assert!(out.status.success(), "ci/portage-digest failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ci/portage-digest failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let theirs = String::from_utf8(out.stdout).unwrap();
     let mut ours: Vec<&str> = ours.lines().collect();
     let mut theirs: Vec<&str> = theirs.lines().filter(|l| l.starts_with("DIST ")).collect();

@@ -36,41 +36,43 @@ _NB_KERNEL_ECLASS=1
 # must be set (y or m), !OPT must be unset, and a leading ~ turns a failure
 # into a warning.  ERROR_<OPT> or WARNING_<OPT> replaces the default message.
 
+# @ECLASS_VARIABLE: NB_KV
+# @OUTPUT_VARIABLE
+# @DESCRIPTION:
+# The kernel version as VERSION.PATCHLEVEL.SUBLEVEL; set by nb-kernel_setup.
+
+# @ECLASS_VARIABLE: NB_KV_SERIES
+# @OUTPUT_VARIABLE
+# @DESCRIPTION:
+# 2.4 or 2.6; set by nb-kernel_setup.
+
+# @ECLASS_VARIABLE: NB_KV_RELEASE
+# @OUTPUT_VARIABLE
+# @DESCRIPTION:
+# The release string modules are installed under, /lib/modules/${NB_KV_RELEASE};
+# set by nb-kernel_setup.
+
+# @ECLASS_VARIABLE: NB_KV_SMP
+# @OUTPUT_VARIABLE
+# @DESCRIPTION:
+# 1 when the kernel is configured with CONFIG_SMP=y, else 0; set by
+# nb-kernel_setup.
+
+# @ECLASS_VARIABLE: NB_INTERMODULE
+# @OUTPUT_VARIABLE
+# @DESCRIPTION:
+# Where the inter_module_* functions the QLogic drivers need come from; set by
+# nb-kernel_intermodule: "kernel" (2.4 and 2.6 up to 2.6.15 always have them),
+# "builtin" (2.6.16 and 2.6.17 built with intermodule.o), "module" (2.6.18 on,
+# where the driver must build its own module).
+
 # @FUNCTION: nb-kernel_makefile_var
 # @USAGE: <VARIABLE>
 # @DESCRIPTION:
 # Print the value of a top-level assignment (VERSION, PATCHLEVEL, SUBLEVEL,
 # EXTRAVERSION) in the kernel tree's Makefile.
 nb-kernel_makefile_var() {
-	local mk="${KERNEL_DIR}/Makefile"
-	[ -r "${mk}" ] || die "no kernel Makefile at ${mk}: set KERNEL_DIR to your configured kernel tree, or point /usr/src/linux at it"
-	sed -n -e "s/^$1[ 	]*=[ 	]*//p" "${mk}" | head -n 1
-}
-
-# @FUNCTION: nb-kernel_version
-# @DESCRIPTION:
-# Print the tree's version as VERSION.PATCHLEVEL.SUBLEVEL.
-nb-kernel_version() {
-	local v p s
-	v=$(nb-kernel_makefile_var VERSION)
-	p=$(nb-kernel_makefile_var PATCHLEVEL)
-	s=$(nb-kernel_makefile_var SUBLEVEL)
-	[ -n "${v}" ] && [ -n "${p}" ] && [ -n "${s}" ] \
-		|| die "cannot read VERSION, PATCHLEVEL and SUBLEVEL from ${KERNEL_DIR}/Makefile"
-	echo "${v}.${p}.${s}"
-}
-
-# @FUNCTION: nb-kernel_series
-# @DESCRIPTION:
-# Print the kernel series, 2.4 or 2.6; die on any other.
-nb-kernel_series() {
-	local kv
-	kv=$(nb-kernel_version)
-	case ${kv} in
-		2.4.*) echo 2.4 ;;
-		2.6.*) echo 2.6 ;;
-		*) die "kernel ${kv} in ${KERNEL_DIR} is neither 2.4 nor 2.6; nb-overlay's drivers build only for those" ;;
-	esac
+	sed -n -e "s/^$1[ 	]*=[ 	]*//p" "${KERNEL_DIR}/Makefile" | head -n 1
 }
 
 # @FUNCTION: nb-kernel_config
@@ -79,9 +81,143 @@ nb-kernel_series() {
 # Print the value of CONFIG_<OPTION> in the tree's .config (y, m, a string or a
 # number), or nothing when it is unset.
 nb-kernel_config() {
-	local cfg="${KERNEL_DIR}/.config"
-	[ -r "${cfg}" ] || die "no ${cfg}: configure the kernel (make menuconfig) before emerging ${CATEGORY}/${PN}"
-	sed -n -e "s/^CONFIG_$1=//p" "${cfg}" | head -n 1
+	sed -n -e "s/^CONFIG_$1=//p" "${KERNEL_DIR}/.config" | head -n 1
+}
+
+# @FUNCTION: _nb-kernel_release
+# @INTERNAL
+# @DESCRIPTION:
+# Print the release string of a prepared tree (utsrelease.h from 2.6.18 on,
+# version.h before), or compose it the way the kernel's Makefile does.
+_nb-kernel_release() {
+	local f rel extra localver
+	for f in include/linux/utsrelease.h include/linux/version.h; do
+		[ -r "${KERNEL_DIR}/${f}" ] || continue
+		rel=$(sed -n -e 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "${KERNEL_DIR}/${f}" | head -n 1)
+		if [ -n "${rel}" ]; then
+			echo "${rel}"
+			return 0
+		fi
+	done
+	extra=$(nb-kernel_makefile_var EXTRAVERSION)
+	localver=$(nb-kernel_config LOCALVERSION)
+	localver=${localver#\"}
+	localver=${localver%\"}
+	echo "${NB_KV}${extra}${localver}"
+}
+
+# @FUNCTION: nb-kernel_setup
+# @DESCRIPTION:
+# Locate the kernel tree and read it: sets NB_KV, NB_KV_SERIES, NB_KV_RELEASE
+# and NB_KV_SMP.  Dies, saying what to do, when there is no configured 2.4 or
+# 2.6 tree at KERNEL_DIR.  Call it from pkg_setup.
+nb-kernel_setup() {
+	local v p s
+	[ -r "${KERNEL_DIR}/Makefile" ] \
+		|| die "no kernel tree at ${KERNEL_DIR}: point /usr/src/linux at the sources of the kernel you run, or set KERNEL_DIR"
+	[ -r "${KERNEL_DIR}/.config" ] \
+		|| die "${KERNEL_DIR} is not configured (no .config): configure and build that kernel first (make menuconfig && make)"
+	v=$(nb-kernel_makefile_var VERSION)
+	p=$(nb-kernel_makefile_var PATCHLEVEL)
+	s=$(nb-kernel_makefile_var SUBLEVEL)
+	[ -n "${v}" ] && [ -n "${p}" ] && [ -n "${s}" ] \
+		|| die "cannot read VERSION, PATCHLEVEL and SUBLEVEL from ${KERNEL_DIR}/Makefile"
+	NB_KV="${v}.${p}.${s}"
+	case ${NB_KV} in
+		2.4.*) NB_KV_SERIES=2.4 ;;
+		2.6.*) NB_KV_SERIES=2.6 ;;
+		*) die "kernel ${NB_KV} in ${KERNEL_DIR} is neither 2.4 nor 2.6; ${CATEGORY}/${PN} builds only for those" ;;
+	esac
+	NB_KV_RELEASE=$(_nb-kernel_release)
+	if [ "$(nb-kernel_config SMP)" = y ]; then
+		NB_KV_SMP=1
+	else
+		NB_KV_SMP=0
+	fi
+	einfo "Kernel tree ${KERNEL_DIR}: ${NB_KV_RELEASE} (series ${NB_KV_SERIES}, SMP ${NB_KV_SMP})"
+}
+
+# @FUNCTION: nb-kernel_require_series
+# @USAGE: <series> <what to do instead>
+# @DESCRIPTION:
+# Die unless the tree read by nb-kernel_setup is of the given series; the
+# message names the tree and ends with the second argument, which should tell
+# the user which package or version fits their kernel.
+nb-kernel_require_series() {
+	[ "${NB_KV_SERIES}" = "$1" ] && return 0
+	eerror "${CATEGORY}/${PF} is for ${1} kernels, but ${KERNEL_DIR} holds ${NB_KV}."
+	eerror "$2"
+	die "${CATEGORY}/${PF} does not build for kernel ${NB_KV}: $2"
+}
+
+# @FUNCTION: _nb-kernel_exports
+# @INTERNAL
+# @USAGE: <symbol>
+# @DESCRIPTION:
+# Succeed when the built kernel exports the symbol, as System.map or
+# Module.symvers show; fail when it does not; return 2 when the tree has
+# neither file (not built).
+_nb-kernel_exports() {
+	local f found=2
+	for f in System.map Module.symvers; do
+		[ -r "${KERNEL_DIR}/${f}" ] || continue
+		found=1
+		grep -q "[[:space:]]$1\([[:space:]]\|\$\)" "${KERNEL_DIR}/${f}" && return 0
+	done
+	return ${found}
+}
+
+# @FUNCTION: nb-kernel_intermodule
+# @USAGE: <patch>
+# @DESCRIPTION:
+# Set NB_INTERMODULE for the tree read by nb-kernel_setup.  On 2.6.16 and
+# 2.6.17 the kernel must have been built with intermodule.o; when it was not,
+# die with the steps that apply <patch> (a file in FILESDIR) and rebuild.
+nb-kernel_intermodule() {
+	local sub patched=""
+	case ${NB_KV} in
+		2.4.*) NB_INTERMODULE=kernel; return 0 ;;
+	esac
+	sub=${NB_KV#2.6.}
+	if [ "${sub}" -le 15 ]; then
+		NB_INTERMODULE=kernel
+		return 0
+	fi
+	if [ "${sub}" -ge 18 ]; then
+		NB_INTERMODULE=module
+		return 0
+	fi
+	# A patched Makefile only says what the next build will do; the symbol
+	# tables say what the built kernel has.
+	grep -q "^[^#]*[[:space:]]intermodule\.o" "${KERNEL_DIR}/kernel/Makefile" 2>/dev/null \
+		&& ! grep -q "^obj-\$(CONFIG_OBSOLETE_INTERMODULE)" "${KERNEL_DIR}/kernel/Makefile" \
+		&& patched=1
+	_nb-kernel_exports inter_module_register
+	case $? in
+		0) NB_INTERMODULE=builtin; return 0 ;;
+		2)
+			if [ -n "${patched}" ] || [ "$(nb-kernel_config OBSOLETE_INTERMODULE)" = y ]; then
+				ewarn "${KERNEL_DIR} has no System.map or Module.symvers; trusting kernel/Makefile that"
+				ewarn "the kernel you run was built with intermodule.o."
+				NB_INTERMODULE=builtin
+				return 0
+			fi ;;
+	esac
+	eerror "Kernel ${NB_KV} builds inter_module_* (kernel/intermodule.o) only when"
+	eerror "CONFIG_OBSOLETE_INTERMODULE is selected, which a user cannot do in menuconfig,"
+	eerror "and the QLogic driver needs it."
+	if [ -n "${patched}" ]; then
+		eerror "${KERNEL_DIR}/kernel/Makefile is patched, but the kernel was not rebuilt"
+		eerror "since: rebuild and install it (make && make modules_install), boot it,"
+		eerror "then emerge ${CATEGORY}/${PN} again."
+	else
+		eerror "Patch the kernel, rebuild it and boot it:"
+		eerror "  cd ${KERNEL_DIR}"
+		eerror "  patch -p1 --dry-run < ${FILESDIR}/$1 && patch -p1 < ${FILESDIR}/$1"
+		eerror "  make && make modules_install"
+		eerror "then emerge ${CATEGORY}/${PN} again."
+	fi
+	die "kernel ${NB_KV} in ${KERNEL_DIR} lacks inter_module_*: apply ${FILESDIR}/$1 and rebuild the kernel"
 }
 
 # @FUNCTION: nb-kernel_check_config

@@ -1,0 +1,80 @@
+{{> partials/ebuild-head}}
+
+inherit nb-kernel
+
+{{> partials/ebuild-vars}}
+
+S=${WORKDIR}
+
+{{> partials/config-check}}
+
+pkg_nofetch() {
+	eerror "QLogic's driver archive cannot be downloaded automatically."
+	eerror "Download the {{package.vars.series_2_4.driver}} driver for Linux 2.4 from QLogic's"
+	eerror "support site ({{package.vars.download_page}}), save it as"
+	eerror "  ${DISTDIR}/${A}"
+	eerror "and run emerge again."
+{{> partials/unpinned}}
+}
+
+pkg_setup() {
+	nb-kernel_setup
+	nb-kernel_require_series 2.4 \
+		"For a 2.6 kernel emerge the 8.x driver: emerge '>={{package.category}}/{{package.name}}-8'"
+	nb-kernel_check_config
+	# QLogic's readme and the HOWTO build with OSVER=linux, which names the tree
+	# under /usr/src the driver's Makefile uses; that it is exactly /usr/src/linux
+	# is not confirmed, so this warns rather than stops.
+	if [ ! "${KERNEL_DIR}" -ef "${ROOT}usr/src/linux" ]; then
+		ewarn "The 7.x driver is built with OSVER=linux, as QLogic's readme says; if its"
+		ewarn "Makefile builds against /usr/src/linux, point that link at ${KERNEL_DIR}."
+	fi
+}
+
+src_unpack() {
+	unpack ${A}
+	local inner
+	# QLogic's dist archive wraps the driver sources in a tarball of their own
+	# (qla2x00src-v<version>.tgz) next to its installer scripts; its directory
+	# layout varies, so search for it.
+	inner=$(find "${WORKDIR}" -name 'qla2x00src-*.tgz' | head -n 1)
+	[ -n "${inner}" ] || die "no qla2x00src-*.tgz inside ${A}: is it QLogic's 7.x dist archive?"
+	einfo "Driver sources: ${inner#${WORKDIR}/}"
+	mkdir -p "${WORKDIR}/src" || die "cannot create ${WORKDIR}/src"
+	tar -xzf "${inner}" -C "${WORKDIR}/src" || die "unpacking ${inner#${WORKDIR}/} failed"
+}
+
+src_compile() {
+	local makefile dir
+	makefile=$(find "${WORKDIR}/src" -name Makefile | head -n 1)
+	[ -n "${makefile}" ] || die "no Makefile in the driver sources from ${A}"
+	dir=${makefile%/Makefile}
+	cd "${dir}" || die "cannot enter ${dir}"
+	# SMP=1 exactly when the kernel is SMP: the HOWTO left it to the user.
+	if [ "${NB_KV_SMP}" = 1 ]; then
+		make all SMP=1 OSVER=linux || die "building the driver (SMP=1 OSVER=linux) failed"
+	else
+		make all OSVER=linux || die "building the driver (OSVER=linux) failed"
+	fi
+}
+
+src_install() {
+	local m f
+	insinto /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi
+	for m in {{join package.vars.series_2_4.modules " "}}; do
+		f=$(find "${WORKDIR}/src" -name "${m}.o" | head -n 1)
+		[ -n "${f}" ] || die "the build produced no ${m}.o"
+		doins "${f}" || die "installing ${m}.o failed"
+	done
+	insinto /etc/modules.d
+	newins "${FILESDIR}"/qla2x00-driver-2.4.modules qla2x00-driver \
+		|| die "installing /etc/modules.d/qla2x00-driver failed"
+}
+
+pkg_postinst() {
+	elog "The QLogic {{package.vars.series_2_4.driver}} modules are in /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi."
+	elog "Run modules-update (it also runs depmod), then load the driver:"
+	elog "  modprobe qla2300"
+	elog "Add qla2300 to /etc/modules.autoload.d/kernel-2.4 to load it at boot."
+	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
+}
