@@ -8,8 +8,7 @@ EAPI=8
 
 DESCRIPTION="Test stand-in for sys-apps/baselayout (base filesystem layout); installs nothing"
 HOMEPAGE="https://nb-overlay.example.invalid/test-master"
+S="${WORKDIR}"
 LICENSE="GPL-2"
 SLOT="0"
 KEYWORDS="amd64 x86"
-
-S="${WORKDIR}"

@@ -8,8 +8,7 @@ EAPI=8
 
 DESCRIPTION="Test stand-in for sys-apps/nb-test-master-stub (the one package a master needs to count as present); installs nothing"
 HOMEPAGE="https://nb-overlay.example.invalid/test-master"
+S="${WORKDIR}"
 LICENSE="GPL-2"
 SLOT="0"
 KEYWORDS="amd64 x86"
-
-S="${WORKDIR}"

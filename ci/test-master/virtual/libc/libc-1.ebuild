@@ -7,8 +7,7 @@
 EAPI=8
 
 DESCRIPTION="Test stand-in for virtual/libc (virtual for the C library); installs nothing"
+S="${WORKDIR}"
 SLOT="0"
 KEYWORDS="amd64 x86"
 RDEPEND="sys-libs/glibc"
-
-S="${WORKDIR}"
