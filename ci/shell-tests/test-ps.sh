@@ -18,7 +18,8 @@ root      1240 09:06 /usr/openv/netbackup/bin/nbdbd
 root      1251 09:07 /usr/openv/netbackup/bin/visd
 root      2001 Dec20 /usr/openv/netbackup/bin/bpcd -standalone
 root      2100 10:15 /usr/openv/netbackup/bin/bpbrm -backup -c client1
-root      2101 10:15 /usr/openv/netbackup/bin/bptm -w -c client1"
+root      2101 10:15 /usr/openv/netbackup/bin/bptm -w -c client1
+root      1300 09:08 [bpsched]"
 nbar_expected="root      1290 09:07 /usr/openv/nbar/jre/bin/java -Dvrts.nbar=/usr/openv/nbar -jar nbar.jar
 root      1291 09:07 /usr/openv/nbar/bin/nbarsvc"
 
@@ -45,10 +46,12 @@ $nbar_expected" "$out"
 
 out=$(NB_PS=$ps_fix "$SUP/bpps" | awk '{print $2}' | tr '\n' ' ')
 check_eq "awk '{print \$2}' on bpps output gives the pids" \
-	"1230 1233 1240 1251 2001 2100 2101 1201 1205 1207 1210 1212 1215 " "$out"
+	"1230 1233 1240 1251 2001 2100 2101 1300 1201 1205 1207 1210 1212 1215 " "$out"
 
 out=$(NB_PS=$ps_fix "$SUP/bpps" | grep -c 'vi \|grep \|less ')
 check_eq "editors, greps and pagers mentioning daemons are not listed" 0 "$out"
+out=$(NB_PS=$ps_fix "$SUP/bpps" -a | grep -c 'defunct')
+check_eq "zombies (<defunct>) are not listed" 0 "$out"
 
 # header-less input (ps -eo user=,...) must not lose its first line
 out=$(NB_PS="grep -e bptm -e Dec20 $FIX/ps-master.txt" NB_VMPS=/bin/true "$SUP/bpps")
