@@ -31,6 +31,7 @@ pub struct Package {
     pub template: String,
     pub description: String,
     pub homepage: String,
+    pub source_dir: Option<String>,
     pub license: String,
     pub slot: String,
     pub keywords: Vec<String>,
@@ -54,6 +55,8 @@ pub struct Version {
     pub kernel_series: Option<String>,
     /// CONFIG_CHECK, from the version's kernel fragments.
     pub config_check: Vec<ConfigCheck>,
+    /// The CONFIG_CHECK tokens, wrapped into lines for the ebuild.
+    pub config_check_value: String,
     /// Sorted by name.
     pub distfiles: Vec<Distfile>,
 }
@@ -133,6 +136,7 @@ pub fn load(ws: &Workspace, templates: &Templates) -> Result<Overlay> {
         templates,
         patches: ws.patches_dir(),
         fragments: ws.fragments_dir(),
+        identity_homepage: ws.identity.homepage.clone(),
     };
     ctx.overlay(&ws.identity, spec)
 }
@@ -142,6 +146,7 @@ struct Ctx<'a> {
     templates: &'a Templates,
     patches: PathBuf,
     fragments: PathBuf,
+    identity_homepage: String,
 }
 
 impl Ctx<'_> {
@@ -193,6 +198,16 @@ impl Ctx<'_> {
                 "description must be one non-empty line without double quotes",
             ));
         }
+        // pkgcheck (BadDescription) and the package lists of emerge --search want it short.
+        if description.chars().count() > 80 {
+            return Err(self.err(
+                &p.description,
+                format!(
+                    "description is {} characters; keep it to 80",
+                    description.chars().count()
+                ),
+            ));
+        }
         let keywords = self.keywords(&p.keywords)?;
         let mut versions = Vec::new();
         let mut seen = BTreeSet::new();
@@ -232,7 +247,10 @@ impl Ctx<'_> {
             name,
             template,
             description,
-            homepage: p.homepage.get_ref().clone(),
+            homepage: p
+                .homepage
+                .map_or_else(|| self.identity_homepage.clone(), |h| h.get_ref().clone()),
+            source_dir: p.source_dir,
             license: self.matching(&p.license, &LICENSE, "license name")?,
             slot: self.matching(&p.slot, &LICENSE, "slot")?,
             keywords,
@@ -291,12 +309,17 @@ impl Ctx<'_> {
             Some(s) => {
                 return Err(self.err(
                     s,
-                    format!("kernel_series {:?} is neither \"2.4\" nor \"2.6\"", s.get_ref()),
+                    format!(
+                        "kernel_series {:?} is neither \"2.4\" nor \"2.6\"",
+                        s.get_ref()
+                    ),
                 ))
             }
             None => None,
         };
         let config_check = self.config_check(&v.kernel_fragments)?;
+        let tokens: Vec<&str> = config_check.iter().map(|c| c.token.as_str()).collect();
+        let config_check_value = textwrap::fill(&tokens.join(" "), WRAP).replace('\n', "\n\t");
         let keywords = match &v.keywords {
             Some(k) => self.keywords(k)?,
             None => package_keywords.to_vec(),
@@ -316,6 +339,7 @@ impl Ctx<'_> {
             keywords,
             kernel_series,
             config_check,
+            config_check_value,
             distfiles,
         })
     }
@@ -325,7 +349,8 @@ impl Ctx<'_> {
     fn config_check(&self, fragments: &[Spanned<String>]) -> Result<Vec<ConfigCheck>> {
         let mut merged: Vec<(String, kconfig::Entry)> = Vec::new();
         for name in fragments {
-            let FileOrigin::Copy { path, bytes } = self.copy(name, &self.fragments, "kernel-fragments")?
+            let FileOrigin::Copy { path, bytes } =
+                self.copy(name, &self.fragments, "kernel-fragments")?
             else {
                 unreachable!("copy() reads files")
             };
@@ -344,7 +369,10 @@ impl Ctx<'_> {
                 let Some(why) = e.why else {
                     return Err(Error::input(
                         at,
-                        format!("CONFIG_{} has no `# why:` line; the ebuild needs it to tell the user", e.name),
+                        format!(
+                            "CONFIG_{} has no `# why:` line; the ebuild needs it to tell the user",
+                            e.name
+                        ),
                     ));
                 };
                 let negate = match &e.value {
@@ -353,16 +381,30 @@ impl Ctx<'_> {
                     kconfig::Value::Set(v) => {
                         return Err(Error::input(
                             at,
-                            format!("CONFIG_{}={v}: an ebuild can check only set or unset options", e.name),
+                            format!(
+                                "CONFIG_{}={v}: an ebuild can check only set or unset options",
+                                e.name
+                            ),
                         ))
                     }
                 };
-                let (soft, kind) = if e.warning { ("~", "WARNING") } else { ("", "ERROR") };
-                let want = if negate.is_empty() { "set it (y or m)" } else { "disable it" };
+                let (soft, kind) = if e.warning {
+                    ("~", "WARNING")
+                } else {
+                    ("", "ERROR")
+                };
+                let want = if negate.is_empty() {
+                    "set it (y or m)"
+                } else {
+                    "disable it"
+                };
                 Ok(ConfigCheck {
                     token: format!("{soft}{negate}{}", e.name),
                     message_var: format!("{kind}_{}", e.name),
-                    message: bash_single_quote(&format!("CONFIG_{}: {why}; {want}", e.name)),
+                    message: bash_single_quote(&textwrap::fill(
+                        &format!("CONFIG_{}: {why}; {want}", e.name),
+                        WRAP,
+                    )),
                 })
             })
             .collect()
@@ -452,6 +494,10 @@ impl Ctx<'_> {
         }
     }
 }
+
+/// Generated lines stay under pkgcheck's limit of 120 characters (ExcessiveLineLength), with room
+/// for the variable name in front.
+const WRAP: usize = 70;
 
 /// Quotes `s` for bash as one single-quoted word, whatever it holds.
 fn bash_single_quote(s: &str) -> String {

@@ -24,7 +24,7 @@ struct EbuildCtx<'a> {
     package: &'a Package,
     version: &'a Version,
     /// SRC_URI entries of this version, in distfile order.
-    src_uri: Vec<&'a str>,
+    src_uri: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -77,10 +77,14 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
         );
         let mut manifest = Vec::new();
         for version in &package.versions {
+            // ${P} where the URI spells it out, as pkgcheck (StaticSrcUri) and every ebuild
+            // reader expect.
+            let p = format!("{}-{}", package.name, version.version);
             let src_uri = version
                 .distfiles
                 .iter()
                 .filter_map(|d| d.uri.as_deref())
+                .map(|u| u.replace(&p, "${P}"))
                 .collect();
             let ctx = EbuildCtx {
                 overlay,

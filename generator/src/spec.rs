@@ -23,7 +23,10 @@ pub struct PackageSpec {
     /// The ebuild template, a path under generator/templates.
     pub template: Spanned<String>,
     pub description: Spanned<String>,
-    pub homepage: Spanned<String>,
+    /// Defaults to the overlay's homepage, for packages with no upstream of their own.
+    pub homepage: Option<Spanned<String>>,
+    /// The ebuild's S, when it is not the default ${WORKDIR}/${P}.
+    pub source_dir: Option<String>,
     pub license: Spanned<String>,
     #[serde(default = "default_slot")]
     pub slot: Spanned<String>,

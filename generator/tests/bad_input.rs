@@ -269,3 +269,91 @@ fn bad_command_line_is_a_usage_error() {
         "{err}"
     );
 }
+
+#[test]
+fn description_over_80_characters() {
+    let long = "x".repeat(81);
+    refused(
+        &with(
+            "description = \"Compatibility libraries\"",
+            &format!("description = \"{long}\""),
+        ),
+        &[&at(5), "description is 81 characters; keep it to 80"],
+    );
+}
+
+#[test]
+fn uri_that_renames_the_download() {
+    refused(
+        &with(
+            "uri = \"mirror://gentoo/lib-compat-1.4.tar.bz2\"",
+            "uri = \"mirror://gentoo/other.tar.bz2\"",
+        ),
+        &[&at(14), "does not end in lib-compat-1.4.tar.bz2"],
+    );
+}
+
+const KERNEL_VERSION: &str = "version = \"1.4\"\nkernel_series = \"2.6\"\n";
+
+#[test]
+fn unknown_kernel_series() {
+    refused(
+        &with(
+            "version = \"1.4\"\n",
+            "version = \"1.4\"\nkernel_series = \"2.2\"\n",
+        ),
+        &[&at(12), "kernel_series \"2.2\" is neither"],
+    );
+}
+
+#[test]
+fn missing_kernel_fragment() {
+    refused(
+        &with(
+            "version = \"1.4\"\n",
+            &format!("{KERNEL_VERSION}kernel_fragments = [\"9.9.config\"]\n"),
+        ),
+        &[&at(13), "cannot read kernel-fragments/9.9.config"],
+    );
+}
+
+#[test]
+fn kernel_fragment_option_without_a_reason() {
+    let ws = Ws::copy();
+    ws.set_spec(SPEC);
+    ws.run(&["regen"], 0);
+    let before = tree::read(&ws.overlay()).unwrap();
+    std::fs::write(
+        ws.path().join("kernel-fragments/bad.config"),
+        "# why: a reason\nCONFIG_A=y\nCONFIG_B=m\n",
+    )
+    .unwrap();
+    ws.set_spec(&with(
+        "version = \"1.4\"\n",
+        &format!("{KERNEL_VERSION}kernel_fragments = [\"bad.config\"]\n"),
+    ));
+    let (_, err) = ws.run(&["regen"], 2);
+    assert!(
+        err.contains("kernel-fragments/bad.config:3: CONFIG_B has no `# why:` line"),
+        "{err}"
+    );
+    assert_eq!(tree::read(&ws.overlay()).unwrap(), before);
+}
+
+#[test]
+fn kernel_fragment_that_is_not_a_config() {
+    let ws = Ws::copy();
+    ws.set_spec(SPEC);
+    std::fs::write(
+        ws.path().join("kernel-fragments/bad.config"),
+        "obj-y += sched.o\n",
+    )
+    .unwrap();
+    ws.set_spec(&with(
+        "version = \"1.4\"\n",
+        &format!("{KERNEL_VERSION}kernel_fragments = [\"bad.config\"]\n"),
+    ));
+    let (_, err) = ws.run(&["regen"], 2);
+    assert!(err.contains("kernel-fragments/bad.config:1:"), "{err}");
+    assert!(!ws.overlay().exists());
+}

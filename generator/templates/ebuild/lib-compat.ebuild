@@ -2,9 +2,6 @@
 
 {{> partials/ebuild-vars}}
 
-# The tarball carries one directory of prebuilt libraries per architecture.
-S=${WORKDIR}/${P}/${ARCH}
-
 src_unpack() {
 	unpack ${A}
 	cd "${S}" || die "${P} has no libraries for ARCH=${ARCH}"

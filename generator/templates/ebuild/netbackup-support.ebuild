@@ -2,9 +2,6 @@
 
 {{> partials/ebuild-vars}}
 
-# Nothing is unpacked: every file comes from FILESDIR.
-S=${WORKDIR}
-
 src_install() {
 	insinto /usr/share/${PN}
 	doins "${FILESDIR}"/sysctl-netbackup.conf || die "installing the sysctl settings failed"

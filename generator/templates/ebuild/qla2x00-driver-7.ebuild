@@ -4,16 +4,14 @@ inherit nb-kernel
 
 {{> partials/ebuild-vars}}
 
-S=${WORKDIR}
-
 {{> partials/config-check}}
 
 pkg_nofetch() {
 	eerror "QLogic's driver archive cannot be downloaded automatically."
 	eerror "Download the {{package.vars.series_2_4.driver}} driver for Linux 2.4 from QLogic's"
-	eerror "support site ({{package.vars.download_page}}), save it as"
-	eerror "  ${DISTDIR}/${A}"
-	eerror "and run emerge again."
+	eerror "support site ({{package.vars.download_page}}), save it in your"
+	eerror "distfiles directory (DISTDIR in make.conf, /usr/portage/distfiles by default)"
+	eerror "as ${A}, and run emerge again."
 {{> partials/unpinned}}
 }
 

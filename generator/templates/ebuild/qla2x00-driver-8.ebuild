@@ -4,19 +4,15 @@ inherit nb-kernel
 
 {{> partials/ebuild-vars}}
 
-# QLogic's archive has its own top directory, whose name varies between
-# releases; src_unpack finds it.
-S=${WORKDIR}
-
 {{> partials/config-check}}
 
 pkg_nofetch() {
 	eerror "QLogic's driver archive cannot be downloaded automatically."
 	eerror "Download the {{package.vars.series_2_6.driver}} driver for Linux 2.6 from QLogic's"
-	eerror "support site ({{package.vars.download_page}}), save it as"
-	eerror "  ${DISTDIR}/${A}"
-	eerror "and run emerge again.  (The file name QLogic used for this release is not"
-	eerror "confirmed; if yours differs, rename it to ${A}.)"
+	eerror "support site ({{package.vars.download_page}}), save it in your"
+	eerror "distfiles directory (DISTDIR in make.conf, /usr/portage/distfiles by default)"
+	eerror "as ${A}, and run emerge again.  (The file name QLogic used for this"
+	eerror "release is not confirmed; if yours differs, rename it to ${A}.)"
 {{> partials/unpinned}}
 }
 

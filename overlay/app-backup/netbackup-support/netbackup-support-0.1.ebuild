@@ -5,23 +5,19 @@
 # EAPI 0: the only EAPI that portage 2.1 (Gentoo 2006.x, the systems these kernels run) knows.
 EAPI=0
 
-DESCRIPTION="System setup for a VERITAS NetBackup 5.1 master server on Gentoo (RADION HOWTO)"
+DESCRIPTION="System setup for a VERITAS NetBackup 5.1 master server (RADION HOWTO)"
 HOMEPAGE="https://nb-overlay.example.invalid/"
+S="${WORKDIR}"
 
 LICENSE="GPL-2"
 SLOT="0"
 KEYWORDS="~amd64 ~x86"
-IUSE=""
 
-DEPEND=""
 RDEPEND="app-arch/mt-st
 	sys-apps/sg3_utils
 	sys-apps/xinetd
 	sys-block/mtx
-	sys-libs/lib-compat"
-
-# Nothing is unpacked: every file comes from FILESDIR.
-S=${WORKDIR}
+	x86? ( sys-libs/lib-compat )"
 
 src_install() {
 	insinto /usr/share/${PN}

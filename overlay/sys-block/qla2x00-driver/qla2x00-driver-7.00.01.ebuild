@@ -7,45 +7,58 @@ EAPI=0
 
 inherit nb-kernel
 
-DESCRIPTION="QLogic QLA2xxx FibreChannel HBA driver with built-in firmware, 7.x for 2.4 and 8.x for 2.6 kernels"
+DESCRIPTION="QLogic QLA2xxx FibreChannel HBA driver (7.x for 2.4, 8.x for 2.6 kernels)"
 HOMEPAGE="http://www.qlogic.com/support/drivers_software.asp"
 SRC_URI="qla2x00-v7.00.01-dist.tgz"
+S="${WORKDIR}"
 
 LICENSE="GPL-2"
 SLOT="0"
 KEYWORDS="~amd64 ~x86"
-IUSE=""
 RESTRICT="fetch"
-
-DEPEND=""
-RDEPEND=""
-
-S=${WORKDIR}
 
 # The kernel options this driver and NetBackup need, from kernel-fragments/
 # (the same files `nbgen kconfig check` reads); checked by nb-kernel_check_config.
-CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN DEVFS_FS DEVFS_MOUNT !SCSI_QLOGIC_FC !SCSI_QLOGIC_FC_FIRMWARE"
-ERROR_MODULES='CONFIG_MODULES: the QLogic driver, sg and st are loaded as modules (the HOWTO loads qla2300, qla2300_conf, sg and st), so the kernel must load modules; set it (y or m)'
-ERROR_SYSVIPC='CONFIG_SYSVIPC: NetBackup'\''s daemons share memory and semaphores through System V IPC (the HOWTO raises kernel.shmmax, kernel.shmall and kernel.sem for them); set it (y or m)'
-ERROR_CHR_DEV_SG='CONFIG_CHR_DEV_SG: NetBackup drives the tape library'\''s robot and scans drives through SCSI generic devices (/dev/sg*); a module (sg) is fine; set it (y or m)'
-ERROR_CHR_DEV_ST='CONFIG_CHR_DEV_ST: the tape drives are written through the SCSI tape driver (/dev/st*, no-rewind /dev/nst*); a module (st) is fine; set it (y or m)'
-ERROR_SCSI_MULTI_LUN='CONFIG_SCSI_MULTI_LUN: a tape library answers on several LUNs of one target (robot on LUN 0, drives on LUN 1, 2, ...); without probing all LUNs only the first is found; set it (y or m)'
-ERROR_DEVFS_FS='CONFIG_DEVFS_FS: on 2.4 the HOWTO names devices through devfs: devfsd autoloads sg, and the NetBackup device links live under /dev/sg/ and /dev/st/; set it (y or m)'
-ERROR_DEVFS_MOUNT='CONFIG_DEVFS_MOUNT: devfs must be mounted on /dev at boot, before devfsd and the NetBackup device links need it; set it (y or m)'
-ERROR_SCSI_QLOGIC_FC='CONFIG_SCSI_QLOGIC_FC: the kernel'\''s own QLogic FC driver (qlogicfc, ISP2100/2200) would claim QLogic boards that QLogic'\''s qla2x00 driver, which the HOWTO installs, must drive; disable it'
-ERROR_SCSI_QLOGIC_FC_FIRMWARE='CONFIG_SCSI_QLOGIC_FC_FIRMWARE: firmware for the kernel'\''s qlogicfc driver, which stays off; QLogic'\''s qla2x00 driver brings its own; disable it'
+CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN DEVFS_FS
+	DEVFS_MOUNT !SCSI_QLOGIC_FC !SCSI_QLOGIC_FC_FIRMWARE"
+ERROR_MODULES='CONFIG_MODULES: the QLogic driver, sg and st are loaded as modules
+(the HOWTO loads qla2300, qla2300_conf, sg and st), so the kernel must
+load modules; set it (y or m)'
+ERROR_SYSVIPC='CONFIG_SYSVIPC: NetBackup'\''s daemons share memory and semaphores
+through System V IPC (the HOWTO raises kernel.shmmax, kernel.shmall
+and kernel.sem for them); set it (y or m)'
+ERROR_CHR_DEV_SG='CONFIG_CHR_DEV_SG: NetBackup drives the tape library'\''s robot and scans
+drives through SCSI generic devices (/dev/sg*); a module (sg) is fine;
+set it (y or m)'
+ERROR_CHR_DEV_ST='CONFIG_CHR_DEV_ST: the tape drives are written through the SCSI tape
+driver (/dev/st*, no-rewind /dev/nst*); a module (st) is fine; set it
+(y or m)'
+ERROR_SCSI_MULTI_LUN='CONFIG_SCSI_MULTI_LUN: a tape library answers on several LUNs of one
+target (robot on LUN 0, drives on LUN 1, 2, ...); without probing all
+LUNs only the first is found; set it (y or m)'
+ERROR_DEVFS_FS='CONFIG_DEVFS_FS: on 2.4 the HOWTO names devices through devfs: devfsd
+autoloads sg, and the NetBackup device links live under /dev/sg/ and /
+dev/st/; set it (y or m)'
+ERROR_DEVFS_MOUNT='CONFIG_DEVFS_MOUNT: devfs must be mounted on /dev at boot, before
+devfsd and the NetBackup device links need it; set it (y or m)'
+ERROR_SCSI_QLOGIC_FC='CONFIG_SCSI_QLOGIC_FC: the kernel'\''s own QLogic FC driver (qlogicfc,
+ISP2100/2200) would claim QLogic boards that QLogic'\''s qla2x00 driver,
+which the HOWTO installs, must drive; disable it'
+ERROR_SCSI_QLOGIC_FC_FIRMWARE='CONFIG_SCSI_QLOGIC_FC_FIRMWARE: firmware for the kernel'\''s qlogicfc
+driver, which stays off; QLogic'\''s qla2x00 driver brings its own;
+disable it'
 
 pkg_nofetch() {
 	eerror "QLogic's driver archive cannot be downloaded automatically."
 	eerror "Download the 7.x driver for Linux 2.4 from QLogic's"
-	eerror "support site (http://www.qlogic.com/support/drivers_software.asp), save it as"
-	eerror "  ${DISTDIR}/${A}"
-	eerror "and run emerge again."
+	eerror "support site (http://www.qlogic.com/support/drivers_software.asp), save it in your"
+	eerror "distfiles directory (DISTDIR in make.conf, /usr/portage/distfiles by default)"
+	eerror "as ${A}, and run emerge again."
 	ewarn "nb-overlay carries no digest for qla2x00-v7.00.01-dist.tgz yet, so portage will refuse"
 	ewarn "the file until it is pinned: in a checkout of nb-overlay run"
 	ewarn "  nbgen pin /path/to/qla2x00-v7.00.01-dist.tgz"
 	ewarn "and sync the overlay, or, on this system, after placing the file run"
-	ewarn "  ebuild ${EBUILD} manifest"
+	ewarn "  ebuild <overlay>/${CATEGORY}/${PN}/${PF}.ebuild manifest"
 }
 
 pkg_setup() {

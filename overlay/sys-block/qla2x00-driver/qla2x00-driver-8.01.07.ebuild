@@ -7,52 +7,67 @@ EAPI=0
 
 inherit nb-kernel
 
-DESCRIPTION="QLogic QLA2xxx FibreChannel HBA driver with built-in firmware, 7.x for 2.4 and 8.x for 2.6 kernels"
+DESCRIPTION="QLogic QLA2xxx FibreChannel HBA driver (7.x for 2.4, 8.x for 2.6 kernels)"
 HOMEPAGE="http://www.qlogic.com/support/drivers_software.asp"
 SRC_URI="qla2xxx-v8.01.07-dist.tgz"
+S="${WORKDIR}"
 
 LICENSE="GPL-2"
 SLOT="0"
 KEYWORDS="~amd64 ~x86"
-IUSE=""
 RESTRICT="fetch"
-
-DEPEND=""
-RDEPEND=""
-
-# QLogic's archive has its own top directory, whose name varies between
-# releases; src_unpack finds it.
-S=${WORKDIR}
 
 # The kernel options this driver and NetBackup need, from kernel-fragments/
 # (the same files `nbgen kconfig check` reads); checked by nb-kernel_check_config.
-CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN ~!SCSI_QLA2XXX !SCSI_QLA_FC !SCSI_QLA21XX !SCSI_QLA22XX !SCSI_QLA2300 !SCSI_QLA2322 !SCSI_QLA6312 !SCSI_QLA24XX"
-ERROR_MODULES='CONFIG_MODULES: the QLogic driver, sg and st are loaded as modules (the HOWTO loads qla2300, qla2300_conf, sg and st), so the kernel must load modules; set it (y or m)'
-ERROR_SYSVIPC='CONFIG_SYSVIPC: NetBackup'\''s daemons share memory and semaphores through System V IPC (the HOWTO raises kernel.shmmax, kernel.shmall and kernel.sem for them); set it (y or m)'
-ERROR_CHR_DEV_SG='CONFIG_CHR_DEV_SG: NetBackup drives the tape library'\''s robot and scans drives through SCSI generic devices (/dev/sg*); a module (sg) is fine; set it (y or m)'
-ERROR_CHR_DEV_ST='CONFIG_CHR_DEV_ST: the tape drives are written through the SCSI tape driver (/dev/st*, no-rewind /dev/nst*); a module (st) is fine; set it (y or m)'
-ERROR_SCSI_MULTI_LUN='CONFIG_SCSI_MULTI_LUN: a tape library answers on several LUNs of one target (robot on LUN 0, drives on LUN 1, 2, ...); without probing all LUNs only the first is found; set it (y or m)'
-WARNING_SCSI_QLA2XXX='CONFIG_SCSI_QLA2XXX: the kernel'\''s qla2xxx driver core (name up to early 2006): QLogic'\''s 8.x qla2xxx module replaces it; up to 2.6.15 it has no prompt and follows SCSI and PCI, so only the chip drivers below can be switched off; disable it'
-ERROR_SCSI_QLA_FC='CONFIG_SCSI_QLA_FC: the kernel'\''s qla2xxx driver under its 2006 name (2.6.16/2.6.17): QLogic'\''s 8.x qla2xxx module replaces it; disable it'
-ERROR_SCSI_QLA21XX='CONFIG_SCSI_QLA21XX: the kernel'\''s ISP2100 module would claim the board QLogic'\''s 8.x driver (qla2100) must drive; disable it'
-ERROR_SCSI_QLA22XX='CONFIG_SCSI_QLA22XX: the kernel'\''s ISP2200 module would claim the board QLogic'\''s 8.x driver (qla2200) must drive; disable it'
-ERROR_SCSI_QLA2300='CONFIG_SCSI_QLA2300: the kernel'\''s ISP2300 module would claim the board QLogic'\''s 8.x driver (qla2300) must drive; disable it'
-ERROR_SCSI_QLA2322='CONFIG_SCSI_QLA2322: the kernel'\''s ISP2322 module would claim the board QLogic'\''s 8.x driver (qla2322) must drive; disable it'
-ERROR_SCSI_QLA6312='CONFIG_SCSI_QLA6312: the kernel'\''s ISP63xx module would claim the board QLogic'\''s 8.x driver must drive; disable it'
-ERROR_SCSI_QLA24XX='CONFIG_SCSI_QLA24XX: the kernel'\''s ISP24xx module would claim the board QLogic'\''s 8.x driver (qla2400) must drive; disable it'
+CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN ~!SCSI_QLA2XXX !
+	SCSI_QLA_FC !SCSI_QLA21XX !SCSI_QLA22XX !SCSI_QLA2300 !SCSI_QLA2322 !
+	SCSI_QLA6312 !SCSI_QLA24XX"
+ERROR_MODULES='CONFIG_MODULES: the QLogic driver, sg and st are loaded as modules
+(the HOWTO loads qla2300, qla2300_conf, sg and st), so the kernel must
+load modules; set it (y or m)'
+ERROR_SYSVIPC='CONFIG_SYSVIPC: NetBackup'\''s daemons share memory and semaphores
+through System V IPC (the HOWTO raises kernel.shmmax, kernel.shmall
+and kernel.sem for them); set it (y or m)'
+ERROR_CHR_DEV_SG='CONFIG_CHR_DEV_SG: NetBackup drives the tape library'\''s robot and scans
+drives through SCSI generic devices (/dev/sg*); a module (sg) is fine;
+set it (y or m)'
+ERROR_CHR_DEV_ST='CONFIG_CHR_DEV_ST: the tape drives are written through the SCSI tape
+driver (/dev/st*, no-rewind /dev/nst*); a module (st) is fine; set it
+(y or m)'
+ERROR_SCSI_MULTI_LUN='CONFIG_SCSI_MULTI_LUN: a tape library answers on several LUNs of one
+target (robot on LUN 0, drives on LUN 1, 2, ...); without probing all
+LUNs only the first is found; set it (y or m)'
+WARNING_SCSI_QLA2XXX='CONFIG_SCSI_QLA2XXX: the kernel'\''s qla2xxx driver core (name up to
+early 2006): QLogic'\''s 8.x qla2xxx module replaces it; up to 2.6.15 it
+has no prompt and follows SCSI and PCI, so only the chip drivers below
+can be switched off; disable it'
+ERROR_SCSI_QLA_FC='CONFIG_SCSI_QLA_FC: the kernel'\''s qla2xxx driver under its 2006 name
+(2.6.16/2.6.17): QLogic'\''s 8.x qla2xxx module replaces it; disable it'
+ERROR_SCSI_QLA21XX='CONFIG_SCSI_QLA21XX: the kernel'\''s ISP2100 module would claim the board
+QLogic'\''s 8.x driver (qla2100) must drive; disable it'
+ERROR_SCSI_QLA22XX='CONFIG_SCSI_QLA22XX: the kernel'\''s ISP2200 module would claim the board
+QLogic'\''s 8.x driver (qla2200) must drive; disable it'
+ERROR_SCSI_QLA2300='CONFIG_SCSI_QLA2300: the kernel'\''s ISP2300 module would claim the board
+QLogic'\''s 8.x driver (qla2300) must drive; disable it'
+ERROR_SCSI_QLA2322='CONFIG_SCSI_QLA2322: the kernel'\''s ISP2322 module would claim the board
+QLogic'\''s 8.x driver (qla2322) must drive; disable it'
+ERROR_SCSI_QLA6312='CONFIG_SCSI_QLA6312: the kernel'\''s ISP63xx module would claim the board
+QLogic'\''s 8.x driver must drive; disable it'
+ERROR_SCSI_QLA24XX='CONFIG_SCSI_QLA24XX: the kernel'\''s ISP24xx module would claim the board
+QLogic'\''s 8.x driver (qla2400) must drive; disable it'
 
 pkg_nofetch() {
 	eerror "QLogic's driver archive cannot be downloaded automatically."
 	eerror "Download the 8.x driver for Linux 2.6 from QLogic's"
-	eerror "support site (http://www.qlogic.com/support/drivers_software.asp), save it as"
-	eerror "  ${DISTDIR}/${A}"
-	eerror "and run emerge again.  (The file name QLogic used for this release is not"
-	eerror "confirmed; if yours differs, rename it to ${A}.)"
+	eerror "support site (http://www.qlogic.com/support/drivers_software.asp), save it in your"
+	eerror "distfiles directory (DISTDIR in make.conf, /usr/portage/distfiles by default)"
+	eerror "as ${A}, and run emerge again.  (The file name QLogic used for this"
+	eerror "release is not confirmed; if yours differs, rename it to ${A}.)"
 	ewarn "nb-overlay carries no digest for qla2xxx-v8.01.07-dist.tgz yet, so portage will refuse"
 	ewarn "the file until it is pinned: in a checkout of nb-overlay run"
 	ewarn "  nbgen pin /path/to/qla2xxx-v8.01.07-dist.tgz"
 	ewarn "and sync the overlay, or, on this system, after placing the file run"
-	ewarn "  ebuild ${EBUILD} manifest"
+	ewarn "  ebuild <overlay>/${CATEGORY}/${PN}/${PF}.ebuild manifest"
 }
 
 pkg_setup() {

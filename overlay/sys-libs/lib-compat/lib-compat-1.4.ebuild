@@ -6,20 +6,16 @@
 EAPI=0
 
 DESCRIPTION="Compatibility C++ and libc5 and libc6 libraries for programs new and old"
-HOMEPAGE="https://www.gentoo.org/"
-SRC_URI="mirror://gentoo/lib-compat-1.4.tar.bz2"
+HOMEPAGE="https://nb-overlay.example.invalid/"
+SRC_URI="mirror://gentoo/${P}.tar.bz2"
+S="${WORKDIR}/${P}/${ARCH}"
 
 LICENSE="GPL-2"
 SLOT="0"
 KEYWORDS="~x86"
-IUSE=""
 RESTRICT="strip"
 
-DEPEND=""
 RDEPEND="virtual/libc"
-
-# The tarball carries one directory of prebuilt libraries per architecture.
-S=${WORKDIR}/${P}/${ARCH}
 
 src_unpack() {
 	unpack ${A}
