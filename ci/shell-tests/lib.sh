@@ -5,7 +5,9 @@
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # used by the test files that source this one
 # shellcheck disable=SC2034
-SUP=$repo/generator/templates/files/netbackup-support
+SUP=${NB_SHIPPED_DIR:?run the tests through ci/shell-tests/run}
+# nb-sysfiles copies the sysctl values from the file the package installs.
+export NB_SYSCTL_VALUES=$SUP/sysctl-netbackup.conf
 # shellcheck disable=SC2034
 FIX=$repo/ci/shell-tests/fixtures
 : "${NB_RESULTS:=/dev/null}"

@@ -91,6 +91,7 @@ pub struct Digests {
 #[derive(Debug, Serialize)]
 pub struct PackageFile {
     pub dest: String,
+    pub vars: serde_json::Value,
     #[serde(skip)]
     pub origin: FileOrigin,
 }
@@ -476,7 +477,11 @@ impl Ctx<'_> {
                 ))
             }
         };
-        Ok(PackageFile { dest, origin })
+        Ok(PackageFile {
+            dest,
+            origin,
+            vars: serde_json::to_value(f.vars).expect("a TOML table is valid JSON"),
+        })
     }
 
     fn copy(&self, name: &Spanned<String>, dir: &Path, dir_name: &str) -> Result<FileOrigin> {

@@ -19,6 +19,13 @@ struct PackageCtx<'a> {
 }
 
 #[derive(Serialize)]
+struct FileCtx<'a> {
+    overlay: &'a Overlay,
+    package: &'a Package,
+    file: &'a serde_json::Value,
+}
+
+#[derive(Serialize)]
 struct EbuildCtx<'a> {
     overlay: &'a Overlay,
     package: &'a Package,
@@ -114,7 +121,14 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
         for file in &package.files {
             let path = format!("{dir}/files/{}", file.dest);
             match &file.origin {
-                FileOrigin::Template(name) => put(&mut tree, path, templates.render(name, &ctx)?),
+                FileOrigin::Template(name) => {
+                    let ctx = FileCtx {
+                        overlay,
+                        package,
+                        file: &file.vars,
+                    };
+                    put(&mut tree, path, templates.render(name, &ctx)?)
+                }
                 FileOrigin::Copy { bytes, .. } => {
                     tree.insert(path, bytes.clone());
                 }

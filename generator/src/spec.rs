@@ -96,6 +96,9 @@ pub struct FileSpec {
     pub patch: Option<Spanned<String>>,
     /// A file under kernel-fragments/, copied verbatim.
     pub fragment: Option<Spanned<String>>,
+    /// Values for a template used by several files, as `file.<name>` in it.
+    #[serde(default)]
+    pub vars: toml::Table,
 }
 
 impl Spec {

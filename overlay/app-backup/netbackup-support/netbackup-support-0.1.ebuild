@@ -19,15 +19,61 @@ RDEPEND="app-arch/mt-st
 	sys-block/mtx
 	x86? ( sys-libs/lib-compat )"
 
+# The tools run by root and the init scripts; bpps and vmps are NetBackup's names
+# and go beside the package's other files, switched in by nb-switch-ps.
 src_install() {
+	local f
+	exeinto /usr/libexec/${PN}
+	for f in bpps vmps; do
+		doexe "${FILESDIR}"/${f} || die "installing ${f} failed"
+	done
+	for f in nb-switch-ps nb-sysfiles nb-devlinks; do
+		dosbin "${FILESDIR}"/${f} || die "installing ${f} failed"
+	done
+
+	newinitd "${FILESDIR}"/netbackup.initd netbackup || die "installing the netbackup init script failed"
+	newconfd "${FILESDIR}"/netbackup.confd netbackup || die "installing /etc/conf.d/netbackup failed"
+	newinitd "${FILESDIR}"/nb-devlinks.initd nb-devlinks || die "installing the nb-devlinks init script failed"
+	newconfd "${FILESDIR}"/nb-devlinks.confd nb-devlinks || die "installing /etc/conf.d/nb-devlinks failed"
+
 	insinto /usr/share/${PN}
-	doins "${FILESDIR}"/sysctl-netbackup.conf || die "installing the sysctl settings failed"
+	doins "${FILESDIR}"/sysctl-netbackup.conf "${FILESDIR}"/netbackup-scsi-2.4.modules \
+		"${FILESDIR}"/netbackup-scsi-2.6.modules || die "installing the shared settings failed"
 	doenvd "${FILESDIR}"/99netbackup || die "installing the env.d file for root's PATH failed"
+
+	insinto /etc/xinetd.d
+	newins "${FILESDIR}"/bpcd.xinetd bpcd || die "installing /etc/xinetd.d/bpcd failed"
+	insinto /etc/devfs.d
+	newins "${FILESDIR}"/netbackup.devfs netbackup || die "installing /etc/devfs.d/netbackup failed"
+}
+
+# modules.d is read for the running kernel; scsi_mod's LUN parameter is named
+# differently on 2.4 and 2.6, so the file for the running series is installed.
+pkg_preinst() {
+	local series
+	case $(uname -r) in
+		2.4.*) series=2.4 ;;
+		*) series=2.6 ;;
+	esac
+	einfo "Installing the scsi_mod options for the running ${series} kernel"
+	mkdir -p "${D}"/etc/modules.d || die "creating /etc/modules.d in the image failed"
+	cp "${D}"/usr/share/${PN}/netbackup-scsi-${series}.modules "${D}"/etc/modules.d/netbackup \
+		|| die "installing /etc/modules.d/netbackup failed"
 }
 
 pkg_postinst() {
-	elog "NetBackup's commands are now on root's PATH once you run:"
-	elog "  env-update && source /etc/profile"
-	elog "The kernel tuning NetBackup needs is in /usr/share/${PN}/sysctl-netbackup.conf;"
-	elog "apply it now with: sysctl -p /usr/share/${PN}/sysctl-netbackup.conf"
+	elog "What is left for you to do, as root:"
+	elog "1. Add NetBackup's settings to the system files other packages own"
+	elog "   (sysctl.conf, services, hosts.allow, modules.autoload.d); it shows"
+	elog "   each change, and 'nb-sysfiles revert' takes them out again:"
+	elog "     nb-sysfiles apply"
+	elog "2. Load them: modules-update && sysctl -p && env-update && source /etc/profile"
+	elog "3. Swap NetBackup's bpps and vmps for ones that work with today's ps"
+	elog "   (the originals are kept; 'nb-switch-ps --revert' restores them):"
+	elog "     nb-switch-ps"
+	elog "4. Make the device names NetBackup is configured with (see --help):"
+	elog "     on devfs (2.4): rc-update add nb-devlinks default"
+	elog "     on udev: nb-devlinks --udev-rules /etc/udev/rules.d/65-netbackup.rules"
+	elog "5. Start NetBackup at boot: rc-update add netbackup default"
+	elog "   (xinetd starts bpcd: /etc/init.d/xinetd restart)"
 }
