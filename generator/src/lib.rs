@@ -4,15 +4,20 @@
 //! memory) -> `tree` (the overlay on disk, replaced atomically). `manifest` hashes distfiles and
 //! writes DIST lines; `pin` records a distfile's digests in the spec.
 
+pub mod ci_github;
 pub mod error;
+pub mod fetch;
 pub mod kconfig;
 pub mod manifest;
+pub mod matrix;
 pub mod model;
 pub mod pin;
 pub mod render;
+pub mod report;
 pub mod spec;
 pub mod templates;
 pub mod tree;
+pub mod unpack;
 pub mod workspace;
 
 use std::path::Path;

@@ -89,6 +89,15 @@ enum Command {
         #[command(subcommand)]
         command: nbgen::kconfig::cli::KconfigCommand,
     },
+    /// Generate CI configuration from a test matrix (ci/matrix-*.toml).
+    ///
+    /// Example:
+    ///   nbgen ci github          # .github/workflows/nb-matrix.yml, one job per entry
+    #[command(verbatim_doc_comment)]
+    Ci {
+        #[command(subcommand)]
+        command: nbgen::ci_github::CiCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -180,6 +189,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Kconfig { command } => {
             nbgen::kconfig::cli::run(command, cli.manifest_path.as_deref())
         }
+        Command::Ci { command } => nbgen::ci_github::run(command, cli.manifest_path.as_deref()),
     }
 }
 

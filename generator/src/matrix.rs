@@ -1,0 +1,1109 @@
+//! The test matrix of `nbgen test`: which stage tarball, which kernel trees and which packages to
+//! build, one entry per kernel. Read from TOML (ci/matrix-local.toml, ci/matrix-era.toml), every
+//! table rejecting unknown fields, then validated into the typed [`Matrix`]; every error names the
+//! file, line and column of the value at fault.
+//!
+//! Downloads named by URL without a digest are pinned in the matrix's lock file
+//! (ci/matrix-era.lock beside ci/matrix-era.toml) on their first verified fetch; see [`Lock`]. A
+//! pin is never changed afterwards: a different file behind the same URL is an error.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, IoContext, Result};
+use crate::spec::Locator;
+
+// ---------------------------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMatrix {
+    #[serde(default)]
+    defaults: RawDefaults,
+    /// The stage of every entry that names none of its own.
+    stage: Option<Spanned<RawStage>>,
+    #[serde(default)]
+    entry: Vec<RawEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    packages: Option<Vec<Spanned<String>>>,
+    accept_keywords: Option<Spanned<String>>,
+    #[serde(default, rename = "use")]
+    use_flags: Vec<Spanned<String>>,
+    profile: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStage {
+    url: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    script: Option<Spanned<String>>,
+    sha512: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKernel {
+    fixture: Option<RawFixture>,
+    url: Option<Spanned<String>>,
+    sha512: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFixture {
+    version: Spanned<String>,
+    smp: bool,
+    intermodule: Intermodule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry {
+    name: Spanned<String>,
+    kernel: Spanned<RawKernel>,
+    #[serde(default)]
+    fragments: Vec<Spanned<String>>,
+    #[serde(default)]
+    patches: Vec<Spanned<String>>,
+    packages: Option<Vec<Spanned<String>>>,
+    #[serde(default, rename = "use")]
+    use_flags: Vec<Spanned<String>>,
+    accept_keywords: Option<Spanned<String>>,
+    profile: Option<Spanned<String>>,
+    fixture: Option<Spanned<bool>>,
+    stage: Option<Spanned<RawStage>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validated model.
+
+/// A validated matrix. Entries keep the order of the file: it is the order reports list them in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matrix {
+    /// The file it was read from, as given.
+    pub path: PathBuf,
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// `[a-z0-9._-]+`, unique in the matrix; names the results directory and the CI job.
+    pub name: String,
+    /// `file:line:col` of the entry's name, for messages about the entry as a whole.
+    pub location: String,
+    pub kernel: Kernel,
+    /// Names of files in kernel-fragments/, in order (a later one wins, as in `kconfig merge`).
+    pub fragments: Vec<String>,
+    /// Names of files in patches/, applied in order to the kernel tree.
+    pub patches: Vec<String>,
+    /// Package atoms to emerge: `cat/pkg`, or with an operator and version.
+    pub packages: Vec<String>,
+    /// The defaults' USE flags followed by the entry's own.
+    pub use_flags: Vec<String>,
+    pub accept_keywords: Option<String>,
+    /// A profile path below the repository's profiles/, e.g. `default/linux/amd64`.
+    pub profile: String,
+    pub stage: Stage,
+    /// A fixture kernel tree rather than a real kernel: reports must say so.
+    pub fixture: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kernel {
+    /// A stand-in tree written by ci/ebuild-tests/make-kernel.
+    Fixture(Fixture),
+    /// A kernel source tarball, configured and built by `nbgen test`.
+    Tarball(Download),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixture {
+    /// `2.4.N` or `2.6.N`.
+    pub version: String,
+    pub smp: bool,
+    pub intermodule: Intermodule,
+}
+
+impl Fixture {
+    /// The arguments of `ci/ebuild-tests/make-kernel DIR VERSION SMP INTERMODULE` after DIR.
+    pub fn make_kernel_args(&self) -> [String; 3] {
+        [
+            self.version.clone(),
+            if self.smp { "y" } else { "n" }.to_string(),
+            self.intermodule.as_str().to_string(),
+        ]
+    }
+}
+
+/// make-kernel's INTERMODULE argument: how kernel/intermodule.c stands in the fixture tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Intermodule {
+    /// As the release has it.
+    Built,
+    /// The intermodule patch applied, the kernel not rebuilt (System.map does not export it).
+    Patched,
+    /// Patched and rebuilt.
+    BuiltPatched,
+}
+
+impl Intermodule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intermodule::Built => "built",
+            Intermodule::Patched => "patched",
+            Intermodule::BuiltPatched => "built-patched",
+        }
+    }
+}
+
+/// A file fetched by URL. Without `sha512` the digest comes from the lock file, or is pinned there
+/// on the first fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Download {
+    pub url: String,
+    pub sha512: Option<String>,
+}
+
+/// Where an entry's stage tarball comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    Url(Download),
+    /// A tarball on disk; relative paths are taken from the workspace root.
+    Path {
+        path: PathBuf,
+        sha512: Option<String>,
+    },
+    /// A workspace script that builds (or reuses) the tarball and prints only its path on stdout,
+    /// as ci/make-stage does: its file name carries a hash of its inputs, so no fixed path can name
+    /// it. The script also writes `<tarball>.sha512`, which is what the tarball is checked against.
+    Script {
+        script: PathBuf,
+    },
+}
+
+impl Matrix {
+    /// Reads and validates `path`; fragment and patch names are looked up under `root`, the
+    /// workspace root, which is also where relative stage paths and scripts start.
+    pub fn load(path: &Path, root: &Path) -> Result<Matrix> {
+        let text = std::fs::read_to_string(path)
+            .at(path)
+            .map_err(Error::into_input)?;
+        Matrix::parse(path, &text, root)
+    }
+
+    pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Matrix> {
+        let raw: RawMatrix = toml::from_str(text).map_err(|e| {
+            let location = match e.span() {
+                Some(span) => Locator::new(path, text).at(span.start),
+                None => path.display().to_string(),
+            };
+            Error::input(location, e.message().trim().to_string())
+        })?;
+        let ctx = Ctx {
+            loc: Locator::new(path, text),
+            root,
+        };
+        ctx.matrix(path, raw)
+    }
+
+    pub fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+
+    /// The lock file beside the matrix: `x.toml` -> `x.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.with_extension("lock")
+    }
+
+    /// Every download of the matrix (stages and kernels), each URL once, sorted by URL.
+    pub fn downloads(&self) -> Vec<&Download> {
+        let mut seen = BTreeMap::new();
+        for e in &self.entries {
+            if let Stage::Url(d) = &e.stage {
+                seen.entry(d.url.as_str()).or_insert(d);
+            }
+            if let Kernel::Tarball(d) = &e.kernel {
+                seen.entry(d.url.as_str()).or_insert(d);
+            }
+        }
+        seen.into_values().collect()
+    }
+}
+
+// PMS 3.1 names and 3.2 versions, as model.rs checks them; an atom is `cat/pkg`, or an operator
+// with `cat/pkg-version` (`=` may end in `*`), optionally with `:slot`.
+static ATOM: LazyLock<Regex> = LazyLock::new(|| {
+    let cat = r"[A-Za-z0-9_][A-Za-z0-9+_.-]*";
+    let pkg = r"[A-Za-z0-9_][A-Za-z0-9+_-]*?";
+    let ver = r"[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?";
+    let slot = r"(:[A-Za-z0-9_][A-Za-z0-9+_.-]*)?";
+    Regex::new(&format!(
+        r"^(({cat}/{pkg})|((<=|>=|<|>|~)({cat}/{pkg})-{ver})|(=({cat}/{pkg})-{ver}\*?)){slot}$"
+    ))
+    .unwrap()
+});
+static VERSION_TAIL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"-[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?$").unwrap()
+});
+static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9._-]+$").unwrap());
+static FILE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.,-]*$").unwrap());
+static USE_FLAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^-?[A-Za-z0-9][A-Za-z0-9+_@-]*$").unwrap());
+// ACCEPT_KEYWORDS tokens: `arch`, `~arch`, `*`, `~*`, `**`, `-*`.
+static KEYWORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(\*\*|~?\*|-\*|~?[A-Za-z0-9][A-Za-z0-9_-]*)$").unwrap());
+static PROFILE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.-]*(/[A-Za-z0-9_][A-Za-z0-9+_.-]*)*$").unwrap()
+});
+static FIXTURE_VERSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^2\.[46]\.[0-9]+$").unwrap());
+static SHA512: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{128}$").unwrap());
+
+/// The one patch make-kernel applies to a fixture tree when INTERMODULE is patched or
+/// built-patched; an entry lists it so that what the report says about the tree is true.
+const FIXTURE_PATCH: &str = "kernel-2.6.16-intermodule.patch";
+
+struct Ctx<'a> {
+    loc: Locator<'a>,
+    root: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Error {
+        Error::input(self.loc.of(at), message)
+    }
+
+    fn matching(&self, value: &Spanned<String>, re: &Regex, what: &str) -> Result<String> {
+        if re.is_match(value.get_ref()) {
+            Ok(value.get_ref().clone())
+        } else {
+            Err(self.err(value, format!("invalid {what} {:?}", value.get_ref())))
+        }
+    }
+
+    fn matrix(&self, path: &Path, raw: RawMatrix) -> Result<Matrix> {
+        let default_stage = raw.stage.as_ref().map(|s| self.stage(s)).transpose()?;
+        let defaults = &raw.defaults;
+        let default_packages = match &defaults.packages {
+            Some(p) => Some(self.atoms(p)?),
+            None => None,
+        };
+        let default_keywords = defaults
+            .accept_keywords
+            .as_ref()
+            .map(|k| self.keywords(k))
+            .transpose()?;
+        let default_use = self.use_flags(&defaults.use_flags)?;
+        let default_profile = defaults
+            .profile
+            .as_ref()
+            .map(|p| self.profile(p))
+            .transpose()?;
+        if raw.entry.is_empty() {
+            return Err(Error::input(
+                path.display().to_string(),
+                "no [[entry]]: a matrix needs at least one",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut entries = Vec::new();
+        for e in &raw.entry {
+            let name = self.matching(&e.name, &NAME, "entry name (want [a-z0-9._-]+)")?;
+            if !seen.insert(name.clone()) {
+                return Err(self.err(&e.name, format!("duplicate entry name {name:?}")));
+            }
+            let kernel = self.kernel(&e.kernel)?;
+            let is_fixture = matches!(kernel, Kernel::Fixture(_));
+            let declared = e.fixture.as_ref().is_some_and(|f| *f.get_ref());
+            if is_fixture && !declared {
+                return Err(self.err(
+                    &e.kernel,
+                    format!("entry {name:?} builds against a fixture kernel: say `fixture = true`"),
+                ));
+            }
+            if !is_fixture && declared {
+                let at = e.fixture.as_ref().expect("declared");
+                return Err(self.err(
+                    at,
+                    format!(
+                        "entry {name:?} has a real kernel (url): `fixture = true` would be false"
+                    ),
+                ));
+            }
+            // The name is what people read in reports and CI: it must not hide what the tree is.
+            if is_fixture != name.contains("fixture") {
+                let why = if is_fixture {
+                    "a fixture kernel entry's name must contain \"fixture\""
+                } else {
+                    "only fixture kernel entries may have \"fixture\" in their name"
+                };
+                return Err(self.err(&e.name, format!("entry {name:?}: {why}")));
+            }
+            let fragments = e
+                .fragments
+                .iter()
+                .map(|f| self.file_in(f, "kernel-fragments"))
+                .collect::<Result<Vec<_>>>()?;
+            let patches = e
+                .patches
+                .iter()
+                .map(|p| self.file_in(p, "patches"))
+                .collect::<Result<Vec<_>>>()?;
+            if let Kernel::Fixture(f) = &kernel {
+                let patched = matches!(
+                    f.intermodule,
+                    Intermodule::Patched | Intermodule::BuiltPatched
+                );
+                let want: &[&str] = if patched { &[FIXTURE_PATCH] } else { &[] };
+                if patches != want {
+                    let want = format!("patches = {want:?}");
+                    return Err(self.err(
+                        &e.kernel,
+                        format!(
+                            "entry {name:?}: make-kernel gives a fixture with intermodule = {:?} exactly {want}",
+                            f.intermodule.as_str()
+                        ),
+                    ));
+                }
+            }
+            let packages = match (&e.packages, &default_packages) {
+                (Some(p), _) => self.atoms(p)?,
+                (None, Some(p)) => p.clone(),
+                (None, None) => {
+                    return Err(self.err(
+                        &e.name,
+                        format!(
+                            "entry {name:?} has no packages: set packages here or in [defaults]"
+                        ),
+                    ))
+                }
+            };
+            if packages.is_empty() {
+                return Err(self.err(&e.name, format!("entry {name:?} has an empty package list")));
+            }
+            let mut use_flags = default_use.clone();
+            use_flags.extend(self.use_flags(&e.use_flags)?);
+            let accept_keywords = match &e.accept_keywords {
+                Some(k) => Some(self.keywords(k)?),
+                None => default_keywords.clone(),
+            };
+            let profile = match (&e.profile, &default_profile) {
+                (Some(p), _) => self.profile(p)?,
+                (None, Some(p)) => p.clone(),
+                (None, None) => {
+                    return Err(self.err(
+                        &e.name,
+                        format!("entry {name:?} has no profile: set profile here or in [defaults]"),
+                    ))
+                }
+            };
+            let stage = match (&e.stage, &default_stage) {
+                (Some(s), _) => self.stage(s)?,
+                (None, Some(s)) => s.clone(),
+                (None, None) => {
+                    return Err(self.err(
+                        &e.name,
+                        format!(
+                            "entry {name:?} has no stage: add [entry.stage] or a top-level [stage]"
+                        ),
+                    ))
+                }
+            };
+            entries.push(Entry {
+                location: self.loc.of(&e.name),
+                name,
+                kernel,
+                fragments,
+                patches,
+                packages,
+                use_flags,
+                accept_keywords,
+                profile,
+                stage,
+                fixture: is_fixture,
+            });
+        }
+        Ok(Matrix {
+            path: path.to_path_buf(),
+            entries,
+        })
+    }
+
+    fn atoms(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
+        let what = "package atom (want cat/pkg, or an operator with cat/pkg-version)";
+        values
+            .iter()
+            .map(|v| {
+                let atom = self.matching(v, &ATOM, what)?;
+                // Without an operator a version is not allowed, and a name ending in one is not a
+                // name (PMS 3.1.2): portage would refuse `cat/pkg-8` as an atom.
+                let plain = !atom.starts_with(['<', '>', '=', '~']);
+                let unslotted = atom.split(':').next().unwrap_or_default();
+                if plain && VERSION_TAIL.is_match(unslotted) {
+                    return Err(self.err(v, format!("invalid {what} {atom:?}")));
+                }
+                Ok(atom)
+            })
+            .collect()
+    }
+
+    fn use_flags(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
+        values
+            .iter()
+            .map(|v| self.matching(v, &USE_FLAG, "USE flag"))
+            .collect()
+    }
+
+    fn keywords(&self, value: &Spanned<String>) -> Result<String> {
+        let tokens: Vec<&str> = value.get_ref().split_whitespace().collect();
+        if tokens.is_empty() {
+            return Err(self.err(value, "accept_keywords is empty"));
+        }
+        if let Some(bad) = tokens.iter().find(|t| !KEYWORD.is_match(t)) {
+            return Err(self.err(value, format!("invalid keyword {bad:?} in accept_keywords")));
+        }
+        Ok(tokens.join(" "))
+    }
+
+    fn profile(&self, value: &Spanned<String>) -> Result<String> {
+        // Components cannot start with a dot, so `..` cannot climb out of profiles/.
+        self.matching(value, &PROFILE, "profile (a path below profiles/)")
+    }
+
+    /// A plain file name that must exist in `dir` under the workspace root.
+    fn file_in(&self, name: &Spanned<String>, dir: &str) -> Result<String> {
+        let n = name.get_ref();
+        if !FILE_NAME.is_match(n) {
+            return Err(self.err(
+                name,
+                format!("invalid file name {n:?} (a plain name in {dir}/)"),
+            ));
+        }
+        let path = self.root.join(dir).join(n);
+        if !path.is_file() {
+            return Err(self.err(name, format!("no file {dir}/{n}")));
+        }
+        Ok(n.clone())
+    }
+
+    fn sha512(&self, value: &Option<Spanned<String>>) -> Result<Option<String>> {
+        let Some(v) = value else { return Ok(None) };
+        if SHA512.is_match(v.get_ref()) {
+            Ok(Some(v.get_ref().clone()))
+        } else {
+            Err(self.err(
+                v,
+                format!(
+                    "sha512 must be 128 lowercase hex digits, got {} characters",
+                    v.get_ref().len()
+                ),
+            ))
+        }
+    }
+
+    fn url(&self, value: &Spanned<String>) -> Result<String> {
+        let u = value.get_ref();
+        match reqwest::Url::parse(u) {
+            Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.has_host() => {
+                Ok(u.clone())
+            }
+            Ok(_) => Err(self.err(value, format!("url {u:?} must be http:// or https://"))),
+            Err(e) => Err(self.err(value, format!("invalid url {u:?}: {e}"))),
+        }
+    }
+
+    fn stage(&self, s: &Spanned<RawStage>) -> Result<Stage> {
+        let raw = s.get_ref();
+        let sha512 = self.sha512(&raw.sha512)?;
+        match (&raw.url, &raw.path, &raw.script) {
+            (Some(u), None, None) => Ok(Stage::Url(Download {
+                url: self.url(u)?,
+                sha512,
+            })),
+            (None, Some(p), None) => Ok(Stage::Path {
+                path: self.root.join(p.get_ref()),
+                sha512,
+            }),
+            (None, None, Some(script)) => {
+                if let Some(d) = &raw.sha512 {
+                    return Err(self.err(
+                        d,
+                        "a script stage has no fixed digest: it is checked against the .sha512 file the script writes",
+                    ));
+                }
+                let path = self.root.join(script.get_ref());
+                if !path.is_file() {
+                    return Err(self.err(
+                        script,
+                        format!("no script {} in the workspace", script.get_ref()),
+                    ));
+                }
+                Ok(Stage::Script { script: path })
+            }
+            _ => Err(self.err(s, "a stage needs exactly one of url, path or script")),
+        }
+    }
+
+    fn kernel(&self, k: &Spanned<RawKernel>) -> Result<Kernel> {
+        let raw = k.get_ref();
+        match (&raw.fixture, &raw.url) {
+            (Some(f), None) => {
+                if let Some(d) = &raw.sha512 {
+                    return Err(
+                        self.err(d, "a fixture kernel is written locally: it has no sha512")
+                    );
+                }
+                let version = self.matching(
+                    &f.version,
+                    &FIXTURE_VERSION,
+                    "fixture version (want 2.4.N or 2.6.N)",
+                )?;
+                let is_26_16_or_17 = version == "2.6.16" || version == "2.6.17";
+                if f.intermodule != Intermodule::Built && !is_26_16_or_17 {
+                    return Err(self.err(
+                        &f.version,
+                        format!(
+                            "intermodule = {:?} is for 2.6.16 and 2.6.17 only (make-kernel patches those)",
+                            f.intermodule.as_str()
+                        ),
+                    ));
+                }
+                Ok(Kernel::Fixture(Fixture {
+                    version,
+                    smp: f.smp,
+                    intermodule: f.intermodule,
+                }))
+            }
+            (None, Some(u)) => Ok(Kernel::Tarball(Download {
+                url: self.url(u)?,
+                sha512: self.sha512(&raw.sha512)?,
+            })),
+            _ => Err(self.err(k, "a kernel needs exactly one of fixture or url")),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lock file.
+
+/// The digests of downloads the matrix names without one, pinned on their first verified fetch.
+/// Kept sorted by URL; an existing pin is never changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lock {
+    path: PathBuf,
+    pins: BTreeMap<String, Pin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    pub url: String,
+    pub sha512: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLock {
+    #[serde(default)]
+    pin: Vec<Spanned<Pin>>,
+}
+
+/// What [`Lock::pin`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pinned {
+    Added,
+    /// The same digest and size were pinned already.
+    Unchanged,
+}
+
+impl Lock {
+    /// Reads `path`; a lock file that does not exist yet is an empty one.
+    pub fn load(path: &Path) -> Result<Lock> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let loc = Locator::new(path, &text);
+        let raw: RawLock = toml::from_str(&text).map_err(|e| {
+            let location = e
+                .span()
+                .map_or_else(|| path.display().to_string(), |s| loc.at(s.start));
+            Error::input(location, e.message().trim().to_string())
+        })?;
+        let mut pins = BTreeMap::new();
+        for p in raw.pin {
+            let at = loc.of(&p);
+            let pin = p.into_inner();
+            if !SHA512.is_match(&pin.sha512) {
+                return Err(Error::input(
+                    at,
+                    format!(
+                        "pin of {}: sha512 must be 128 lowercase hex digits",
+                        pin.url
+                    ),
+                ));
+            }
+            if pins.contains_key(&pin.url) {
+                return Err(Error::input(at, format!("{} is pinned twice", pin.url)));
+            }
+            pins.insert(pin.url.clone(), pin);
+        }
+        Ok(Lock {
+            path: path.to_path_buf(),
+            pins,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn get(&self, url: &str) -> Option<&Pin> {
+        self.pins.get(url)
+    }
+
+    pub fn pins(&self) -> impl Iterator<Item = &Pin> {
+        self.pins.values()
+    }
+
+    /// The SHA512 a download must have: the matrix's own, else the pinned one, else None (the first
+    /// fetch pins it). A matrix digest that contradicts the pin is an error.
+    pub fn expected(&self, d: &Download) -> Result<Option<String>> {
+        match (&d.sha512, self.pins.get(&d.url)) {
+            (Some(m), Some(p)) if *m != p.sha512 => Err(Error::input(
+                self.path.display().to_string(),
+                format!(
+                    "{}: the matrix says sha512 {m}, the lock pins {}; one of them is wrong, and a pin is never silently changed",
+                    d.url, p.sha512
+                ),
+            )),
+            (Some(m), _) => Ok(Some(m.clone())),
+            (None, Some(p)) => Ok(Some(p.sha512.clone())),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Records `url`'s digest and size. Pinning what is pinned already is fine; anything else for a
+    /// pinned URL is refused, naming both digests: a pin is never silently changed.
+    pub fn pin(&mut self, url: &str, sha512: &str, size: u64) -> Result<Pinned> {
+        if !SHA512.is_match(sha512) {
+            return Err(Error::input(
+                url,
+                format!("refusing to pin sha512 {sha512:?}: not 128 lowercase hex digits"),
+            ));
+        }
+        if let Some(old) = self.pins.get(url) {
+            if old.sha512 == sha512 && old.size == size {
+                return Ok(Pinned::Unchanged);
+            }
+            return Err(Error::input(
+                self.path.display().to_string(),
+                format!(
+                    "{url} is pinned to sha512 {} ({} bytes) but the file fetched now has sha512 {sha512} ({size} bytes); \
+                     a pin is never silently changed: find out why the file changed, and if the new one is right, \
+                     delete its [[pin]] from {} by hand",
+                    old.sha512,
+                    old.size,
+                    self.path.display()
+                ),
+            ));
+        }
+        self.pins.insert(
+            url.to_string(),
+            Pin {
+                url: url.to_string(),
+                sha512: sha512.to_string(),
+                size,
+            },
+        );
+        Ok(Pinned::Added)
+    }
+
+    /// The file as [`Lock::save`] writes it: a header, then one `[[pin]]` per URL in URL order.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::from(
+            "# Written by nbgen: the SHA512 and size of each download the matrix names without a\n\
+             # digest, pinned on its first verified fetch. Sorted by URL. nbgen never changes a pin;\n\
+             # if a file behind a URL changes, it stops, and a person decides.\n",
+        );
+        for p in self.pins.values() {
+            let _ = write!(
+                out,
+                "\n[[pin]]\nurl = {}\nsha512 = \"{}\"\nsize = {}\n",
+                toml::Value::String(p.url.clone()),
+                p.sha512,
+                p.size
+            );
+        }
+        out
+    }
+
+    /// Writes the lock file through a temporary file and one rename.
+    pub fn save(&self) -> Result<()> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        crate::pin::write_atomically(&self.path, self.to_toml().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::EXIT_BAD_INPUT;
+
+    /// A workspace root with the fragment, patch and script the test matrices name.
+    fn root() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, text) in [
+            ("kernel-fragments/common.config", "CONFIG_MODULES=y\n"),
+            (
+                "kernel-fragments/2.6.config",
+                "# CONFIG_SCSI_QLA2XXX is not set\n",
+            ),
+            (
+                "patches/kernel-2.6.16-intermodule.patch",
+                "--- a/x\n+++ b/x\n",
+            ),
+            ("ci/make-stage", "#!/bin/sh\n"),
+        ] {
+            let path = dir.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    const GOOD: &str = r#"
+[defaults]
+packages = ["app-backup/netbackup-support", ">=sys-block/qla2x00-driver-8"]
+accept_keywords = "~amd64"
+use = ["-doc"]
+profile = "default/linux/amd64"
+
+[stage]
+script = "ci/make-stage"
+
+[[entry]]
+name = "linux-2.6.16-fixture"
+kernel = { fixture = { version = "2.6.16", smp = true, intermodule = "built-patched" } }
+fragments = ["common.config", "2.6.config"]
+patches = ["kernel-2.6.16-intermodule.patch"]
+use = ["smp"]
+fixture = true
+
+[[entry]]
+name = "linux-2.6.18"
+kernel = { url = "https://cdn.kernel.org/pub/linux/kernel/v2.6/linux-2.6.18.tar.bz2" }
+packages = ["=sys-block/qla2x00-driver-8.01.07"]
+profile = "default-linux/x86/2007.0"
+accept_keywords = "~x86"
+[entry.stage]
+url = "https://example.org/stage3.tar.bz2"
+sha512 = "SHA"
+"#;
+
+    fn good() -> String {
+        GOOD.replace("SHA", &"ab".repeat(64))
+    }
+
+    fn parse(text: &str) -> Result<Matrix> {
+        let r = root();
+        Matrix::parse(Path::new("m.toml"), text, r.path())
+    }
+
+    /// Parses `text`, expecting a bad-input error at `line`; returns the message.
+    fn fails_at(text: &str, line: usize) -> String {
+        let e = parse(text).expect_err("should fail");
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT, "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with(&format!("m.toml:{line}:")),
+            "want line {line}: {msg}"
+        );
+        msg
+    }
+
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.lines().position(|l| l.contains(needle)).expect(needle) + 1
+    }
+
+    #[test]
+    fn parses_a_good_matrix() {
+        let r = root();
+        let m = Matrix::parse(Path::new("ci/m.toml"), &good(), r.path()).unwrap();
+        assert_eq!(m.lock_path(), Path::new("ci/m.lock"));
+        let [a, b] = &m.entries[..] else { panic!() };
+        assert_eq!(a.name, "linux-2.6.16-fixture");
+        assert!(a.fixture);
+        assert_eq!(a.location, "ci/m.toml:12:8");
+        assert_eq!(
+            a.kernel,
+            Kernel::Fixture(Fixture {
+                version: "2.6.16".into(),
+                smp: true,
+                intermodule: Intermodule::BuiltPatched
+            })
+        );
+        if let Kernel::Fixture(f) = &a.kernel {
+            assert_eq!(f.make_kernel_args(), ["2.6.16", "y", "built-patched"]);
+        }
+        assert_eq!(a.packages.len(), 2);
+        assert_eq!(a.use_flags, ["-doc", "smp"]);
+        assert_eq!(a.accept_keywords.as_deref(), Some("~amd64"));
+        assert_eq!(a.profile, "default/linux/amd64");
+        assert_eq!(
+            a.stage,
+            Stage::Script {
+                script: r.path().join("ci/make-stage")
+            }
+        );
+        assert!(!b.fixture);
+        assert_eq!(b.packages, ["=sys-block/qla2x00-driver-8.01.07"]);
+        assert_eq!(b.use_flags, ["-doc"]);
+        assert_eq!(b.profile, "default-linux/x86/2007.0");
+        assert!(
+            matches!(&b.stage, Stage::Url(d) if d.sha512.as_deref() == Some(&"ab".repeat(64)[..]))
+        );
+        let urls: Vec<&str> = m.downloads().iter().map(|d| d.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://cdn.kernel.org/pub/linux/kernel/v2.6/linux-2.6.18.tar.bz2",
+                "https://example.org/stage3.tar.bz2"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_syntax_errors_name_the_line() {
+        let text = good().replace("use = [\"smp\"]", "use_flags = [\"smp\"]");
+        let msg = fails_at(&text, line_of(&text, "use_flags"));
+        assert!(msg.contains("unknown field"), "{msg}");
+        let text = good().replace("[stage]\n", "[stage]\ncolour = \"red\"\n");
+        fails_at(&text, line_of(&text, "colour"));
+        let text = good().replace(
+            "intermodule = \"built-patched\"",
+            "intermodule = \"rebuilt\"",
+        );
+        let msg = fails_at(&text, line_of(&text, "rebuilt"));
+        assert!(msg.contains("unknown variant"), "{msg}");
+    }
+
+    #[test]
+    fn each_validation_error_names_its_line() {
+        let g = good();
+        // (replace this, with that, error on the line holding this needle, message part)
+        let cases: &[(&str, &str, &str, &str)] = &[
+            ("\"linux-2.6.18\"", "\"Linux 2.6.18\"", "Linux 2.6.18", "invalid entry name"),
+            ("\"linux-2.6.18\"", "\"linux-2.6.16-fixture\" ", "fixture\" ", "duplicate entry name"),
+            ("fixture = true\n", "\n", "kernel = { fixture", "say `fixture = true`"),
+            ("accept_keywords = \"~x86\"", "fixture = true ", "fixture = true ", "would be false"),
+            ("\"linux-2.6.18\"", "\"linux-2.6.18-fixture\"", "linux-2.6.18-fixture", "only fixture kernel entries"),
+            ("\"linux-2.6.16-fixture\"", "\"linux-2.6.16-stub\"", "linux-2.6.16-stub", "must contain \"fixture\""),
+            ("\"2.6.config\"", "\"2.6.cfg\"", "2.6.cfg", "no file kernel-fragments/2.6.cfg"),
+            ("\"2.6.config\"", "\"../2.6.config\"", "../2.6.config", "invalid file name"),
+            ("patches = [\"kernel-2.6.16-intermodule.patch\"]", "patches = [\"nope.patch\"]", "nope.patch", "no file patches/nope.patch"),
+            ("patches = [\"kernel-2.6.16-intermodule.patch\"]", "patches = []", "kernel = { fixture", "exactly patches = [\"kernel-2.6.16-intermodule.patch\"]"),
+            ("version = \"2.6.16\"", "version = \"2.6.18\"", "2.6.18\",", "for 2.6.16 and 2.6.17 only"),
+            ("version = \"2.6.16\"", "version = \"3.0.1\"", "3.0.1", "invalid fixture version"),
+            ("\"=sys-block/qla2x00-driver-8.01.07\"", "\"=sys-block/qla2x00-driver\"", "=sys-block/qla2x00-driver\"", "invalid package atom"),
+            ("\"app-backup/netbackup-support\"", "\"netbackup-support\"", "\"netbackup-support\"", "invalid package atom"),
+            ("\"app-backup/netbackup-support\"", "\"app-backup/netbackup-support-0.1\"", "support-0.1", "invalid package atom"),
+            ("packages = [\"=sys-block/qla2x00-driver-8.01.07\"]", "packages = []", "name = \"linux-2.6.18\"", "empty package list"),
+            ("use = [\"-doc\"]", "use = [\"-do c\"]", "-do c", "invalid USE flag"),
+            ("accept_keywords = \"~x86\"", "accept_keywords = \"~x86 ^amd64\"", "^amd64", "invalid keyword \"^amd64\""),
+            ("profile = \"default-linux/x86/2007.0\"", "profile = \"default-linux/../x86\"", "default-linux/../x86", "invalid profile"),
+            ("profile = \"default-linux/x86/2007.0\"", "profile = \"/etc/make.profile\"", "/etc/make.profile", "invalid profile"),
+            ("https://cdn.kernel.org", "ftp://cdn.kernel.org", "ftp://", "must be http:// or https://"),
+            ("https://cdn.kernel.org", "https//cdn.kernel.org", "https//", "invalid url"),
+            ("script = \"ci/make-stage\"", "script = \"ci/no-such\"", "ci/no-such", "no script ci/no-such"),
+            ("script = \"ci/make-stage\"", "script = \"ci/make-stage\"\npath = \"x.tar\"", "[stage]", "exactly one of url, path or script"),
+            ("script = \"ci/make-stage\"", "script = \"ci/make-stage\"\nsha512 = \"00\"", "sha512 = \"00\"", "128 lowercase hex"),
+            ("sha512 = \"ab", "sha512 = \"AB", "sha512 = \"AB", "128 lowercase hex"),
+            ("kernel = { url = \"https://cdn", "kernel = { fixture = { version = \"2.6.18\", smp = true, intermodule = \"built\" }, url = \"https://cdn", "kernel = { fixture = { version = \"2.6.18\"", "exactly one of fixture or url"),
+        ];
+        for (from, to, needle, part) in cases {
+            assert!(g.contains(from), "case {from:?} matches nothing");
+            let text = g.replacen(from, to, 1);
+            let msg = fails_at(&text, line_of(&text, needle));
+            assert!(msg.contains(part), "{from:?} -> {to:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn missing_defaults_are_named_at_the_entry() {
+        let g = good();
+        let entry_line = |t: &str| line_of(t, "name = \"linux-2.6.16-fixture\"");
+        let text = g.replace("profile = \"default/linux/amd64\"\n", "");
+        assert!(fails_at(&text, entry_line(&text)).contains("no profile"));
+        let text = g.replace(
+            "packages = [\"app-backup/netbackup-support\", \">=sys-block/qla2x00-driver-8\"]\n",
+            "",
+        );
+        assert!(fails_at(&text, entry_line(&text)).contains("no packages"));
+        let text = g.replace("[stage]\nscript = \"ci/make-stage\"\n", "");
+        assert!(fails_at(&text, entry_line(&text)).contains("no stage"));
+        let e = parse("[defaults]\n").unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
+        assert!(e.to_string().contains("no [[entry]]"), "{e}");
+    }
+
+    #[test]
+    fn atoms() {
+        for ok in [
+            "sys-block/qla2x00-driver",
+            "<sys-block/qla2x00-driver-8",
+            ">=sys-block/qla2x00-driver-8.01.07-r1",
+            "=sys-libs/lib-compat-1.4*",
+            "~app-backup/netbackup-support-0.1",
+            "sys-libs/lib-compat:0",
+        ] {
+            assert!(ATOM.is_match(ok), "{ok}");
+        }
+        for bad in [
+            "qla2x00-driver",
+            "sys-block/",
+            ">=sys-block/qla2x00-driver",
+            "sys-block/qla2x00-driver-8*",
+            "!sys-block/x",
+            "sys-block/x y",
+        ] {
+            assert!(!ATOM.is_match(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shipped_matrices_are_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let local = Matrix::load(&root.join("ci/matrix-local.toml"), root).unwrap();
+        assert!(local.entries.iter().all(|e| e.fixture));
+        assert!(
+            local.downloads().is_empty(),
+            "the local matrix must work offline"
+        );
+        let era = Matrix::load(&root.join("ci/matrix-era.toml"), root).unwrap();
+        assert!(era.entries.iter().all(|e| !e.fixture));
+        // Every package of the overlay is built somewhere in each matrix.
+        for m in [&local, &era] {
+            for pkg in [
+                "app-backup/netbackup-support",
+                "sys-block/qla2x00-driver",
+                "sys-libs/lib-compat",
+            ] {
+                assert!(
+                    m.entries
+                        .iter()
+                        .any(|e| e.packages.iter().any(|a| a.contains(pkg))),
+                    "{} builds no {pkg}",
+                    m.path.display()
+                );
+            }
+        }
+        // The lock file is one `Lock::load` accepts, written as `Lock::save` writes it.
+        let lock = Lock::load(&era.lock_path()).unwrap();
+        let text = std::fs::read_to_string(era.lock_path()).unwrap();
+        assert_eq!(text, lock.to_toml());
+    }
+
+    #[test]
+    fn lock_pins_once_and_never_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/m.lock");
+        let mut lock = Lock::load(&path).unwrap();
+        assert_eq!(lock.pins().count(), 0);
+        let a = "a".repeat(128);
+        let b = "b".repeat(128);
+        assert_eq!(
+            lock.pin("https://z.example/2", &a, 10).unwrap(),
+            Pinned::Added
+        );
+        assert_eq!(
+            lock.pin("https://a.example/1", &b, 20).unwrap(),
+            Pinned::Added
+        );
+        assert_eq!(
+            lock.pin("https://z.example/2", &a, 10).unwrap(),
+            Pinned::Unchanged
+        );
+        let e = lock.pin("https://z.example/2", &b, 10).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("https://z.example/2"), "{msg}");
+        assert!(msg.contains(&a) && msg.contains(&b), "{msg}");
+        assert!(msg.contains("never silently changed"), "{msg}");
+        // A different size with the same digest is refused too.
+        assert!(lock.pin("https://z.example/2", &a, 11).is_err());
+        assert!(lock.pin("https://q.example/", "ABC", 1).is_err());
+        lock.save().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Sorted by URL, whatever the order of pinning.
+        assert!(text.find("a.example").unwrap() < text.find("z.example").unwrap());
+        let again = Lock::load(&path).unwrap();
+        assert_eq!(again, lock);
+        assert_eq!(again.to_toml(), text);
+        assert_eq!(again.get("https://a.example/1").unwrap().size, 20);
+        // Nothing but the lock file is left behind.
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["m.lock"]);
+    }
+
+    #[test]
+    fn lock_expected_digest_and_bad_lock_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.lock");
+        let mut lock = Lock::load(&path).unwrap();
+        let a = "a".repeat(128);
+        let b = "b".repeat(128);
+        lock.pin("https://x.example/k", &a, 1).unwrap();
+        let d = |sha: Option<&str>| Download {
+            url: "https://x.example/k".into(),
+            sha512: sha.map(str::to_string),
+        };
+        assert_eq!(lock.expected(&d(None)).unwrap(), Some(a.clone()));
+        assert_eq!(lock.expected(&d(Some(&a))).unwrap(), Some(a.clone()));
+        assert!(lock.expected(&d(Some(&b))).is_err());
+        let other = Download {
+            url: "https://x.example/new".into(),
+            sha512: None,
+        };
+        assert_eq!(lock.expected(&other).unwrap(), None);
+
+        let pin =
+            |sha: &str| format!("[[pin]]\nurl = \"https://x\"\nsha512 = \"{sha}\"\nsize = 1\n");
+        std::fs::write(&path, format!("{}\n{}", pin(&a), pin(&a))).unwrap();
+        let e = Lock::load(&path).unwrap_err();
+        assert!(
+            e.to_string().contains(":6:") && e.to_string().contains("pinned twice"),
+            "{e}"
+        );
+        std::fs::write(&path, pin("xyz")).unwrap();
+        let e = Lock::load(&path).unwrap_err();
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT);
+        assert!(e.to_string().contains(":1:"), "{e}");
+        std::fs::write(&path, format!("{}extra = 1\n", pin(&a))).unwrap();
+        let e = Lock::load(&path).unwrap_err();
+        assert!(
+            e.to_string().contains(":5:") && e.to_string().contains("unknown field"),
+            "{e}"
+        );
+    }
+}

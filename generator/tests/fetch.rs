@@ -1,0 +1,557 @@
+//! fetch against a real HTTP server on 127.0.0.1, started and stopped by each test: digest
+//! mismatch, a transfer cut mid-body and resumed, 404 and 500, a stalled server, the cache.
+//!
+//! The server is a few lines over std::net so each test can misbehave exactly as it needs to
+//! (send half a body and close, ignore Range, never answer) and count the requests it saw.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use nbgen::error::{Error, EXIT_BAD_INPUT, EXIT_FAILURE};
+use nbgen::fetch::{Expected, Fetcher, Options};
+use sha2::{Digest, Sha256, Sha512};
+
+#[derive(Debug, Clone)]
+struct Request {
+    path: String,
+    /// Header names lowercased.
+    headers: Vec<(String, String)>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first byte of a `Range: bytes=N-` header.
+    fn range_start(&self) -> Option<usize> {
+        self.header("range")?
+            .strip_prefix("bytes=")?
+            .strip_suffix('-')?
+            .parse()
+            .ok()
+    }
+}
+
+/// What a test's server does with request number `n` (0-based); `stop` turns true when the test
+/// is over, so a stalling handler knows when to let go.
+type Handler = dyn Fn(usize, &Request, &mut TcpStream, &AtomicBool) + Send + Sync;
+
+struct Server {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Request>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(
+        handler: impl Fn(usize, &Request, &mut TcpStream, &AtomicBool) + Send + Sync + 'static,
+    ) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Polled, so the accept loop can notice `stop` without a connection arriving.
+        listener.set_nonblocking(true).unwrap();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let thread = {
+            let (requests, stop) = (requests.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut connections = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    let stream = match listener.accept() {
+                        Ok((stream, _)) => stream,
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(5));
+                            continue;
+                        }
+                    };
+                    let (requests, stop, handler) =
+                        (requests.clone(), stop.clone(), handler.clone());
+                    connections.push(std::thread::spawn(move || {
+                        serve_connection(stream, &requests, &stop, &*handler)
+                    }));
+                }
+                for c in connections {
+                    let _ = c.join();
+                }
+            })
+        };
+        Server {
+            addr,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads one request (every connection carries one: responses say `Connection: close`), records
+/// it, and hands it to the handler.
+fn serve_connection(
+    mut stream: TcpStream,
+    requests: &Mutex<Vec<Request>>,
+    stop: &AtomicBool,
+    handler: &Handler,
+) {
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        }
+    }
+    let request = Request { path, headers };
+    let n = {
+        let mut all = requests.lock().unwrap();
+        all.push(request.clone());
+        all.len() - 1
+    };
+    handler(n, &request, &mut stream, stop);
+}
+
+fn head(stream: &mut TcpStream, status: &str, extra: &[String]) {
+    let mut text = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+    for h in extra {
+        text.push_str(h);
+        text.push_str("\r\n");
+    }
+    text.push_str("\r\n");
+    let _ = stream.write_all(text.as_bytes());
+}
+
+/// Answers like a static file server: 206 for a Range request, 200 otherwise.
+fn serve(body: &[u8], req: &Request, stream: &mut TcpStream) {
+    match req.range_start() {
+        Some(start) if start < body.len() => {
+            head(
+                stream,
+                "206 Partial Content",
+                &[
+                    format!("Content-Length: {}", body.len() - start),
+                    format!(
+                        "Content-Range: bytes {start}-{}/{}",
+                        body.len() - 1,
+                        body.len()
+                    ),
+                ],
+            );
+            let _ = stream.write_all(&body[start..]);
+        }
+        _ => {
+            head(
+                stream,
+                "200 OK",
+                &[format!("Content-Length: {}", body.len())],
+            );
+            let _ = stream.write_all(body);
+        }
+    }
+}
+
+/// A megabyte that compresses badly and has no repeating blocks.
+fn body() -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn sha512(bytes: &[u8]) -> Expected {
+    Expected::new("SHA512", &hex::encode(Sha512::digest(bytes))).unwrap()
+}
+
+/// Small waits, so the retry tests take milliseconds.
+fn quick() -> Options {
+    Options {
+        attempts: 3,
+        backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(40),
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(5),
+        progress: false,
+    }
+}
+
+/// The names in a cache subdirectory (none when it does not exist).
+fn names(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn digest_mismatch_leaves_nothing_behind() {
+    let served = body();
+    let server = Server::start(move |_, req, s, _| serve(&served, req, s));
+    let cache = tempfile::tempdir().unwrap();
+    let expected = sha512(b"not what the server sends");
+    let url = server.url("/stage3.tar.xz");
+    let err = Fetcher::new(cache.path(), quick())
+        .fetch(&url, &expected)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains(expected.hex()), "{text}");
+    assert!(
+        text.contains(&hex::encode(Sha512::digest(body()))),
+        "{text}"
+    );
+    assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
+    assert_eq!(names(&cache.path().join("sha512")), Vec::<String>::new());
+    // Neither the .part nor the lock file is left.
+    assert_eq!(names(&cache.path().join("partial")), Vec::<String>::new());
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.requests()[0].path, "/stage3.tar.xz");
+}
+
+#[test]
+fn transfer_cut_mid_body_resumes_with_range() {
+    let served = body();
+    let half = served.len() / 2;
+    let server = Server::start(move |n, req, s, _| {
+        if n == 0 {
+            // The whole length announced, half the bytes sent, then the connection closes.
+            head(s, "200 OK", &[format!("Content-Length: {}", served.len())]);
+            let _ = s.write_all(&served[..half]);
+            let _ = s.flush();
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        } else {
+            serve(&served, req, s);
+        }
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let mut tap = Vec::new();
+    let fetched = Fetcher::new(cache.path(), quick())
+        .fetch_tapped(&server.url("/stage.tar"), &sha512(&body()), &mut tap)
+        .unwrap();
+    assert_eq!(std::fs::read(&fetched.path).unwrap(), body());
+    // The tap saw the file once, in order, across the break.
+    assert!(fetched.tapped && !fetched.cached);
+    assert_eq!(tap, body());
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].header("range"), None);
+    assert_eq!(requests[1].range_start(), Some(half), "{requests:?}");
+    assert_eq!(names(&cache.path().join("partial")), Vec::<String>::new());
+}
+
+// A .part left by an earlier nbgen is hashed again and continued, not downloaded again.
+#[test]
+fn part_left_by_an_earlier_run_is_resumed() {
+    let served = body();
+    let server = Server::start(move |_, req, s, _| serve(&served, req, s));
+    let cache = tempfile::tempdir().unwrap();
+    let expected = sha512(&body());
+    std::fs::create_dir_all(cache.path().join("partial")).unwrap();
+    std::fs::write(
+        cache
+            .path()
+            .join(format!("partial/{}.part", expected.hex())),
+        &body()[..1000],
+    )
+    .unwrap();
+    let path = Fetcher::new(cache.path(), quick())
+        .fetch(&server.url("/x"), &expected)
+        .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), body());
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].range_start(), Some(1000));
+}
+
+// A server without Range support answers 200 with the whole file: start over, and a tap that
+// already saw the old bytes is let go.
+#[test]
+fn server_ignoring_range_restarts_from_zero() {
+    let served = body();
+    let server = Server::start(move |_, _, s, _| {
+        head(s, "200 OK", &[format!("Content-Length: {}", served.len())]);
+        let _ = s.write_all(&served);
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let expected = sha512(&body());
+    std::fs::create_dir_all(cache.path().join("partial")).unwrap();
+    std::fs::write(
+        cache
+            .path()
+            .join(format!("partial/{}.part", expected.hex())),
+        b"stale bytes of something else",
+    )
+    .unwrap();
+    let mut tap = Vec::new();
+    let fetched = Fetcher::new(cache.path(), quick())
+        .fetch_tapped(&server.url("/x"), &expected, &mut tap)
+        .unwrap();
+    assert_eq!(std::fs::read(&fetched.path).unwrap(), body());
+    assert!(!fetched.tapped);
+    assert_eq!(server.requests()[0].range_start(), Some(29));
+}
+
+#[test]
+fn not_found_is_not_retried() {
+    let server =
+        Server::start(|_, _, s, _| head(s, "404 Not Found", &["Content-Length: 0".into()]));
+    let cache = tempfile::tempdir().unwrap();
+    let url = server.url("/missing.tar.xz");
+    let err = Fetcher::new(
+        cache.path(),
+        Options {
+            attempts: 4,
+            ..quick()
+        },
+    )
+    .fetch(&url, &sha512(b"x"))
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&url) && text.contains("404"), "{text}");
+    assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(names(&cache.path().join("sha512")), Vec::<String>::new());
+    assert_eq!(names(&cache.path().join("partial")), Vec::<String>::new());
+}
+
+#[test]
+fn server_error_is_retried_a_bounded_number_of_times() {
+    let server = Server::start(|_, _, s, _| {
+        head(
+            s,
+            "500 Internal Server Error",
+            &["Content-Length: 0".into()],
+        )
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let url = server.url("/stage.tar");
+    let err = Fetcher::new(
+        cache.path(),
+        Options {
+            attempts: 3,
+            ..quick()
+        },
+    )
+    .fetch(&url, &sha512(b"x"))
+    .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(server.requests().len(), 3, "{text}");
+    assert!(text.contains(&url) && text.contains("500"), "{text}");
+    assert!(text.contains("gave up after 3 attempts"), "{text}");
+    assert_eq!(err.exit_code(), EXIT_FAILURE);
+    assert_eq!(names(&cache.path().join("partial")), Vec::<String>::new());
+}
+
+fn assert_timed_out(err: &Error) {
+    match err {
+        Error::Io { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut, "{err}");
+            assert!(err.to_string().contains("timed out"), "{err}");
+        }
+        other => panic!("expected a timeout, got {other}"),
+    }
+}
+
+/// Holds the connection open, saying nothing more, until the test ends.
+fn stall(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn server_that_never_answers_times_out() {
+    let server = Server::start(|_, _, _, stop| stall(stop));
+    let cache = tempfile::tempdir().unwrap();
+    let opts = Options {
+        attempts: 2,
+        read_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let err = Fetcher::new(cache.path(), opts)
+        .fetch(&server.url("/slow"), &sha512(b"x"))
+        .unwrap_err();
+    assert_timed_out(&err);
+    assert!(
+        err.to_string().contains("gave up after 2 attempts"),
+        "{err}"
+    );
+}
+
+#[test]
+fn server_that_stalls_mid_body_times_out() {
+    let server = Server::start(|_, _, s, stop| {
+        head(s, "200 OK", &["Content-Length: 1000".into()]);
+        let _ = s.write_all(&[0u8; 100]);
+        stall(stop);
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let opts = Options {
+        attempts: 1,
+        read_timeout: Duration::from_millis(300),
+        ..quick()
+    };
+    let err = Fetcher::new(cache.path(), opts)
+        .fetch(&server.url("/slow"), &sha512(b"x"))
+        .unwrap_err();
+    assert_timed_out(&err);
+    // What arrived stays for a later resume.
+    assert_eq!(names(&cache.path().join("partial")).len(), 1);
+}
+
+#[test]
+fn cache_hit_makes_no_request() {
+    let served = body();
+    let server = Server::start(move |_, req, s, _| serve(&served, req, s));
+    let cache = tempfile::tempdir().unwrap();
+    let expected = Expected::new("sha256", &hex::encode(Sha256::digest(body()))).unwrap();
+    let url = server.url("/distfile.tar.gz");
+    let first = Fetcher::new(cache.path(), quick())
+        .fetch(&url, &expected)
+        .unwrap();
+    assert_eq!(first, cache.path().join("sha256").join(expected.hex()));
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().permissions().mode() & 0o777,
+        0o444
+    );
+    assert_eq!(server.requests().len(), 1);
+    let mut tap = Vec::new();
+    let second = Fetcher::new(cache.path(), quick())
+        .fetch_tapped(&url, &expected, &mut tap)
+        .unwrap();
+    assert_eq!(second.path, first);
+    assert!(second.cached && !second.tapped && tap.is_empty());
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn local_paths_and_file_urls_are_verified_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("stage3.tar");
+    std::fs::write(&local, body()).unwrap();
+    let expected = sha512(&body());
+    for source in [
+        local.display().to_string(),
+        format!("file://{}", local.display()),
+    ] {
+        let cache = tempfile::tempdir().unwrap();
+        let path = Fetcher::new(cache.path(), quick())
+            .fetch(&source, &expected)
+            .unwrap();
+        assert_eq!(std::fs::read(path).unwrap(), body());
+        let err = Fetcher::new(cache.path(), quick())
+            .fetch(&source, &sha512(b"other"))
+            .unwrap_err();
+        assert!(err.to_string().contains("mismatch"), "{err}");
+        assert_eq!(names(&cache.path().join("partial")), Vec::<String>::new());
+    }
+    let err = Fetcher::new(dir.path().join("cache"), quick())
+        .fetch(
+            &dir.path().join("absent.tar").display().to_string(),
+            &expected,
+        )
+        .unwrap_err();
+    assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
+}
+
+// The break came after the last byte: the .part is the whole file, the server answers 416 with
+// the total length, and the file is verified without another byte.
+#[test]
+fn part_holding_the_whole_file_is_accepted_on_416() {
+    let len = body().len();
+    let server = Server::start(move |_, _, s, _| {
+        head(
+            s,
+            "416 Range Not Satisfiable",
+            &[
+                format!("Content-Range: bytes */{len}"),
+                "Content-Length: 0".into(),
+            ],
+        )
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let expected = sha512(&body());
+    std::fs::create_dir_all(cache.path().join("partial")).unwrap();
+    std::fs::write(
+        cache
+            .path()
+            .join(format!("partial/{}.part", expected.hex())),
+        body(),
+    )
+    .unwrap();
+    let path = Fetcher::new(cache.path(), quick())
+        .fetch(&server.url("/x"), &expected)
+        .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), body());
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(server.requests()[0].range_start(), Some(len));
+}
+
+#[test]
+fn refused_connection_is_retried_then_reported() {
+    // A port that was just free: nothing listens there any more.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("http://{addr}/stage.tar");
+    let err = Fetcher::new(
+        cache.path(),
+        Options {
+            attempts: 2,
+            ..quick()
+        },
+    )
+    .fetch(&url, &sha512(b"x"))
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&url), "{text}");
+    assert!(text.contains("gave up after 2 attempts"), "{text}");
+    assert_eq!(err.exit_code(), EXIT_FAILURE);
+}
