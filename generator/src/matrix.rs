@@ -29,6 +29,8 @@ struct RawMatrix {
     defaults: RawDefaults,
     /// The stage of every entry that names none of its own.
     stage: Option<Spanned<RawStage>>,
+    /// A workspace script that writes stand-in distfiles into the directory it is given.
+    stand_ins: Option<Spanned<String>>,
     #[serde(default)]
     entry: Vec<RawEntry>,
 }
@@ -95,6 +97,9 @@ pub struct Matrix {
     /// The file it was read from, as given.
     pub path: PathBuf,
     pub entries: Vec<Entry>,
+    /// A workspace script writing STAND-IN distfiles into the directory it is given; `nbgen test`
+    /// pins them in memory in its own copy of the overlay (never in the spec).
+    pub stand_ins: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -437,9 +442,23 @@ impl Ctx<'_> {
                 fixture: is_fixture,
             });
         }
+        let stand_ins = match &raw.stand_ins {
+            Some(script) => {
+                let rel = PathBuf::from(script.get_ref());
+                if rel.is_absolute() || !self.root.join(&rel).is_file() {
+                    return Err(self.err(
+                        script,
+                        format!("stand_ins: no script {:?} in the workspace", script.get_ref()),
+                    ));
+                }
+                Some(rel)
+            }
+            None => None,
+        };
         Ok(Matrix {
             path: path.to_path_buf(),
             entries,
+            stand_ins,
         })
     }
 

@@ -320,7 +320,7 @@ impl Ctx<'_> {
         };
         let config_check = self.config_check(&v.kernel_fragments)?;
         let tokens: Vec<&str> = config_check.iter().map(|c| c.token.as_str()).collect();
-        let config_check_value = textwrap::fill(&tokens.join(" "), WRAP).replace('\n', "\n\t");
+        let config_check_value = wrap(&tokens.join(" ")).replace('\n', "\n\t");
         let keywords = match &v.keywords {
             Some(k) => self.keywords(k)?,
             None => package_keywords.to_vec(),
@@ -402,10 +402,10 @@ impl Ctx<'_> {
                 Ok(ConfigCheck {
                     token: format!("{soft}{negate}{}", e.name),
                     message_var: format!("{kind}_{}", e.name),
-                    message: bash_single_quote(&textwrap::fill(
-                        &format!("CONFIG_{}: {why}; {want}", e.name),
-                        WRAP,
-                    )),
+                    message: bash_single_quote(&wrap(&format!(
+                        "CONFIG_{}: {why}; {want}",
+                        e.name
+                    ))),
                 })
             })
             .collect()
@@ -504,6 +504,16 @@ impl Ctx<'_> {
 /// for the variable name in front.
 const WRAP: usize = 70;
 
+/// Wraps at spaces only: textwrap's default would also break after `!` or `-`, splitting
+/// CONFIG_CHECK tokens like `!SCSI_QLA_FC`.
+fn wrap(text: &str) -> String {
+    let options = textwrap::Options::new(WRAP)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .break_words(false);
+    textwrap::fill(text, options)
+}
+
 /// Quotes `s` for bash as one single-quoted word, whatever it holds.
 fn bash_single_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -512,6 +522,14 @@ fn bash_single_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrapping_keeps_config_check_tokens_whole() {
+        let tokens = "MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN ~!SCSI_QLA2XXX !SCSI_QLA_FC !SCSI_QLA21XX";
+        for token in wrap(tokens).split_whitespace() {
+            assert!(tokens.split(' ').any(|t| t == token), "{token} was split");
+        }
+    }
 
     #[test]
     fn single_quoting_survives_quotes() {

@@ -37,8 +37,8 @@ ERROR_SCSI_MULTI_LUN='CONFIG_SCSI_MULTI_LUN: a tape library answers on several L
 target (robot on LUN 0, drives on LUN 1, 2, ...); without probing all
 LUNs only the first is found; set it (y or m)'
 ERROR_DEVFS_FS='CONFIG_DEVFS_FS: on 2.4 the HOWTO names devices through devfs: devfsd
-autoloads sg, and the NetBackup device links live under /dev/sg/ and /
-dev/st/; set it (y or m)'
+autoloads sg, and the NetBackup device links live under /dev/sg/ and
+/dev/st/; set it (y or m)'
 ERROR_DEVFS_MOUNT='CONFIG_DEVFS_MOUNT: devfs must be mounted on /dev at boot, before
 devfsd and the NetBackup device links need it; set it (y or m)'
 ERROR_SCSI_QLOGIC_FC='CONFIG_SCSI_QLOGIC_FC: the kernel'\''s own QLogic FC driver (qlogicfc,

@@ -19,9 +19,9 @@ RESTRICT="fetch"
 
 # The kernel options this driver and NetBackup need, from kernel-fragments/
 # (the same files `nbgen kconfig check` reads); checked by nb-kernel_check_config.
-CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN ~!SCSI_QLA2XXX !
-	SCSI_QLA_FC !SCSI_QLA21XX !SCSI_QLA22XX !SCSI_QLA2300 !SCSI_QLA2322 !
-	SCSI_QLA6312 !SCSI_QLA24XX"
+CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN ~!SCSI_QLA2XXX
+	!SCSI_QLA_FC !SCSI_QLA21XX !SCSI_QLA22XX !SCSI_QLA2300 !SCSI_QLA2322
+	!SCSI_QLA6312 !SCSI_QLA24XX"
 ERROR_MODULES='CONFIG_MODULES: the QLogic driver, sg and st are loaded as modules
 (the HOWTO loads qla2300, qla2300_conf, sg and st), so the kernel must
 load modules; set it (y or m)'

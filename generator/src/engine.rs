@@ -1,0 +1,290 @@
+//! Container engines that `nbgen test` runs builds in: podman (daemonless; the default where it
+//! works), docker (where a daemon answers), and bubblewrap over an overlayfs view of an unpacked
+//! stage where neither exists. Detection says what it tried, so "no engine" is never a mystery.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, IoContext, Result};
+use crate::unpack;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Podman,
+    Docker,
+    Bwrap,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Podman => "podman",
+            Kind::Docker => "docker",
+            Kind::Bwrap => "bwrap",
+        })
+    }
+}
+
+/// A usable engine.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub kind: Kind,
+    /// nbgen's cache, where podman's configuration and bwrap's unpacked roots live.
+    cache: PathBuf,
+}
+
+/// What a job sees of the host: one directory each, read-only unless `writable`.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    pub host: PathBuf,
+    pub guest: String,
+    pub writable: bool,
+}
+
+/// A stage made ready to run: an image name (podman, docker) or an unpacked root (bwrap).
+#[derive(Debug, Clone)]
+pub enum Image {
+    Tagged(String),
+    Root(PathBuf),
+}
+
+/// Podman as measured on these machines: runc (crun fails on this kernel's hybrid cgroups),
+/// cgroupfs, no default ulimits.
+const CONTAINERS_CONF: &str = "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\n";
+
+impl Engine {
+    /// The engine to use: `wanted` if given and usable, else the first usable of podman, docker,
+    /// bwrap. The error lists every engine tried and why it was passed over.
+    pub fn detect(wanted: Option<Kind>, cache: &Path) -> Result<Engine> {
+        let order = match wanted {
+            Some(k) => vec![k],
+            None => vec![Kind::Podman, Kind::Docker, Kind::Bwrap],
+        };
+        let mut tried = Vec::new();
+        for kind in order {
+            let engine = Engine {
+                kind,
+                cache: cache.to_path_buf(),
+            };
+            match engine.probe() {
+                Ok(()) => return Ok(engine),
+                Err(why) => tried.push(format!("{kind}: {why}")),
+            }
+        }
+        Err(Error::Workspace(format!(
+            "no container engine can run the builds; tried {}. Install podman and runc (Debian: apt-get install podman runc), start a docker daemon, or install bubblewrap and run as root",
+            tried.join("; ")
+        )))
+    }
+
+    fn probe(&self) -> std::result::Result<(), String> {
+        match self.kind {
+            Kind::Podman => {
+                self.write_podman_conf().map_err(|e| e.to_string())?;
+                run_quiet(self.command("podman").args(["info", "--format", "{{.Host.OCIRuntime.Name}}"]))
+            }
+            Kind::Docker => run_quiet(Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"])),
+            Kind::Bwrap => {
+                run_quiet(Command::new("bwrap").arg("--version"))?;
+                run_quiet(Command::new("unshare").arg("--version"))?;
+                // Mounting the overlayfs view needs root in the initial namespace.
+                if unsafe { libc::geteuid() } != 0 {
+                    return Err("needs root to mount the stage's overlayfs view".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn podman_conf(&self) -> PathBuf {
+        self.cache.join("containers.conf")
+    }
+
+    fn write_podman_conf(&self) -> Result<()> {
+        fs::create_dir_all(&self.cache).at(&self.cache)?;
+        let path = self.podman_conf();
+        if fs::read_to_string(&path).ok().as_deref() != Some(CONTAINERS_CONF) {
+            fs::write(&path, CONTAINERS_CONF).at(&path)?;
+        }
+        Ok(())
+    }
+
+    /// podman or docker, configured as detection found it works.
+    fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        if self.kind == Kind::Podman {
+            cmd.env("CONTAINERS_CONF", self.podman_conf());
+            cmd.args(["--runtime", "runc", "--cgroup-manager", "cgroupfs"]);
+        }
+        cmd
+    }
+
+    fn program(&self) -> &'static str {
+        match self.kind {
+            Kind::Podman => "podman",
+            Kind::Docker => "docker",
+            Kind::Bwrap => "bwrap",
+        }
+    }
+
+    /// Makes the verified stage tarball runnable, once per digest: `import` for podman and docker
+    /// (offline; nothing is pulled), an unpacked root for bwrap.
+    pub fn prepare(&self, tarball: &Path, sha512: &str) -> Result<Image> {
+        let short = &sha512[..16];
+        match self.kind {
+            Kind::Podman | Kind::Docker => {
+                let tag = format!("localhost/nb-stage:{short}");
+                let exists = self
+                    .command(self.program())
+                    .args(["image", "inspect", &tag])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .map(|s| s.success())
+                    .unwrap_or(false);
+                if !exists {
+                    let out = self
+                        .command(self.program())
+                        .arg("import")
+                        .arg(tarball)
+                        .arg(&tag)
+                        .output()
+                        .at(tarball)?;
+                    if !out.status.success() {
+                        return Err(Error::io(
+                            tarball,
+                            std::io::Error::other(format!(
+                                "{} import failed: {}",
+                                self.kind,
+                                String::from_utf8_lossy(&out.stderr).trim()
+                            )),
+                        ));
+                    }
+                }
+                Ok(Image::Tagged(tag))
+            }
+            Kind::Bwrap => {
+                let root = self.cache.join("roots").join(short);
+                if !root.join(".nbgen-complete").exists() {
+                    // Unpack beside, then rename: a half-unpacked root is never used.
+                    let staging = self.cache.join("roots").join(format!(".{short}.partial"));
+                    let _ = fs::remove_dir_all(&staging);
+                    fs::create_dir_all(&staging).at(&staging)?;
+                    unpack::unpack(tarball, &staging, &unpack::Options::default())?;
+                    fs::write(staging.join(".nbgen-complete"), sha512).at(&staging)?;
+                    let _ = fs::remove_dir_all(&root);
+                    fs::rename(&staging, &root).at(&root)?;
+                }
+                Ok(Image::Root(root))
+            }
+        }
+    }
+
+    /// Runs `script` with bash in a fresh container from `image`, without network, with `mounts`;
+    /// everything it prints goes to `log`. Returns its exit code.
+    pub fn run(&self, image: &Image, mounts: &[Mount], script: &str, log: &Path) -> Result<i32> {
+        let log_file = fs::File::create(log).at(log)?;
+        let err_file = log_file.try_clone().at(log)?;
+        let mut cmd = match (self.kind, image) {
+            (Kind::Podman | Kind::Docker, Image::Tagged(tag)) => {
+                let mut cmd = self.command(self.program());
+                cmd.args(["run", "--rm", "--network=none"]);
+                for m in mounts {
+                    let mode = if m.writable { "rw" } else { "ro" };
+                    cmd.arg("-v")
+                        .arg(format!("{}:{}:{mode}", m.host.display(), m.guest));
+                }
+                cmd.arg(tag).args(["bash", "-c", script]);
+                cmd
+            }
+            (Kind::Bwrap, Image::Root(root)) => self.bwrap_command(root, mounts, script)?,
+            _ => unreachable!("prepare() makes the image kind of its engine"),
+        };
+        let status = cmd
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(err_file)
+            .status()
+            .at(log)?;
+        Ok(status.code().unwrap_or(128))
+    }
+
+    /// bwrap over an overlayfs view of the unpacked root, mounted inside a private mount namespace
+    /// (so the host never sees it), with a throwaway upper layer: every run starts from the stage.
+    fn bwrap_command(&self, root: &Path, mounts: &[Mount], script: &str) -> Result<Command> {
+        let calls = self.cache.join("calls");
+        fs::create_dir_all(&calls).at(&calls)?;
+        let call = tempfile::Builder::new()
+            .prefix("call.")
+            .tempdir_in(&calls)
+            .at(&calls)?
+            .keep();
+        for sub in ["upper", "work", "merged"] {
+            fs::create_dir_all(call.join(sub)).at(&call)?;
+        }
+        let mut bwrap = vec![
+            "bwrap".to_string(),
+            "--bind".into(),
+            call.join("merged").display().to_string(),
+            "/".into(),
+            "--proc".into(),
+            "/proc".into(),
+            "--dev".into(),
+            "/dev".into(),
+            "--tmpfs".into(),
+            "/tmp".into(),
+            "--unshare-net".into(),
+            "--unshare-pid".into(),
+            "--unshare-ipc".into(),
+            "--die-with-parent".into(),
+        ];
+        for m in mounts {
+            bwrap.push(if m.writable { "--bind" } else { "--ro-bind" }.into());
+            bwrap.push(m.host.display().to_string());
+            bwrap.push(m.guest.clone());
+        }
+        bwrap.extend(["bash".into(), "-c".into(), script.to_string()]);
+        // The shell below mounts the view, runs bwrap, and removes the call's layers afterwards.
+        let quoted: Vec<String> = bwrap.iter().map(|a| shell_quote(a)).collect();
+        let inner = format!(
+            "mount -t overlay overlay -o lowerdir={lower},upperdir={call}/upper,workdir={call}/work {call}/merged || exit 125; {bwrap}; rc=$?; umount {call}/merged; rm -rf {call}; exit $rc",
+            lower = shell_quote(&root.display().to_string()),
+            call = shell_quote(&call.display().to_string()),
+            bwrap = quoted.join(" ")
+        );
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c", &inner]);
+        Ok(cmd)
+    }
+}
+
+fn run_quiet(cmd: &mut Command) -> std::result::Result<(), String> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    match cmd.stdin(Stdio::null()).output() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!("{program} not found")),
+        Err(e) => Err(format!("{program}: {e}")),
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+            Err(format!("{program} is installed but failed: {}", first.trim()))
+        }
+    }
+}
+
+/// Quotes a word for sh.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_quotes() {
+        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
+    }
+}
