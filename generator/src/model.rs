@@ -402,10 +402,7 @@ impl Ctx<'_> {
                 Ok(ConfigCheck {
                     token: format!("{soft}{negate}{}", e.name),
                     message_var: format!("{kind}_{}", e.name),
-                    message: bash_single_quote(&wrap(&format!(
-                        "CONFIG_{}: {why}; {want}",
-                        e.name
-                    ))),
+                    message: bash_single_quote(&wrap(&format!("CONFIG_{}: {why}; {want}", e.name))),
                 })
             })
             .collect()

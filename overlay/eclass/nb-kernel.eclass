@@ -172,9 +172,14 @@ _nb-kernel_exports() {
 # @DESCRIPTION:
 # Set NB_INTERMODULE for the tree read by nb-kernel_setup.  On 2.6.16 and
 # 2.6.17 the kernel must have been built with intermodule.o; when it was not,
-# die with the steps that apply <patch> (a file in FILESDIR) and rebuild.
+# die with the steps that apply <patch> (a file in the package's files/) and
+# rebuild.
 nb-kernel_intermodule() {
-	local sub patched=""
+	local sub patched="" patch
+	# Portage of today copies FILESDIR into the build directory, which is gone
+	# after the failed build: name the file where it stays, in the repository.
+	patch="${EBUILD%/*}/files/$1"
+	[ -r "${patch}" ] || patch="${FILESDIR}/$1"
 	case ${NB_KV} in
 		2.4.*) NB_INTERMODULE=kernel; return 0 ;;
 	esac
@@ -213,11 +218,11 @@ nb-kernel_intermodule() {
 	else
 		eerror "Patch the kernel, rebuild it and boot it:"
 		eerror "  cd ${KERNEL_DIR}"
-		eerror "  patch -p1 --dry-run < ${FILESDIR}/$1 && patch -p1 < ${FILESDIR}/$1"
+		eerror "  patch -p1 --dry-run < ${patch} && patch -p1 < ${patch}"
 		eerror "  make && make modules_install"
 		eerror "then emerge ${CATEGORY}/${PN} again."
 	fi
-	die "kernel ${NB_KV} in ${KERNEL_DIR} lacks inter_module_*: apply ${FILESDIR}/$1 and rebuild the kernel"
+	die "kernel ${NB_KV} in ${KERNEL_DIR} lacks inter_module_*: apply ${patch} and rebuild the kernel"
 }
 
 # @FUNCTION: nb-kernel_check_config
