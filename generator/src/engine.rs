@@ -52,7 +52,8 @@ pub enum Image {
 
 /// Podman as measured on these machines: runc (crun fails on this kernel's hybrid cgroups),
 /// cgroupfs, no default ulimits.
-const CONTAINERS_CONF: &str = "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\n";
+const CONTAINERS_CONF: &str =
+    "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\n";
 
 impl Engine {
     /// The engine to use: `wanted` if given and usable, else the first usable of podman, docker,
@@ -83,9 +84,15 @@ impl Engine {
         match self.kind {
             Kind::Podman => {
                 self.write_podman_conf().map_err(|e| e.to_string())?;
-                run_quiet(self.command("podman").args(["info", "--format", "{{.Host.OCIRuntime.Name}}"]))
+                run_quiet(self.command("podman").args([
+                    "info",
+                    "--format",
+                    "{{.Host.OCIRuntime.Name}}",
+                ]))
             }
-            Kind::Docker => run_quiet(Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"])),
+            Kind::Docker => {
+                run_quiet(Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]))
+            }
             Kind::Bwrap => {
                 run_quiet(Command::new("bwrap").arg("--version"))?;
                 run_quiet(Command::new("unshare").arg("--version"))?;
@@ -268,8 +275,14 @@ fn run_quiet(cmd: &mut Command) -> std::result::Result<(), String> {
         Ok(out) if out.status.success() => Ok(()),
         Ok(out) => {
             let err = String::from_utf8_lossy(&out.stderr);
-            let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-            Err(format!("{program} is installed but failed: {}", first.trim()))
+            let first = err
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no message");
+            Err(format!(
+                "{program} is installed but failed: {}",
+                first.trim()
+            ))
         }
     }
 }

@@ -5,6 +5,7 @@
 //! writes DIST lines; `pin` records a distfile's digests in the spec.
 
 pub mod ci_github;
+pub mod engine;
 pub mod error;
 pub mod fetch;
 pub mod kconfig;
@@ -16,6 +17,7 @@ pub mod render;
 pub mod report;
 pub mod spec;
 pub mod templates;
+pub mod testrun;
 pub mod tree;
 pub mod unpack;
 pub mod workspace;

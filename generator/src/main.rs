@@ -98,6 +98,53 @@ enum Command {
         #[command(subcommand)]
         command: nbgen::ci_github::CiCommand,
     },
+    /// Test-build the overlay's packages in containers, one matrix entry per kernel.
+    ///
+    /// Each entry of the matrix file gets a fresh container made from the stage tarball (fetched
+    /// and verified once, imported once per digest), without network, with the overlay mounted
+    /// read-only, the distfiles, and its kernel tree at /usr/src/linux; it emerges the entry's
+    /// packages. Entries run in parallel. An entry whose inputs (overlay, stage, kernel, entry
+    /// text) are unchanged since it last passed is skipped and its result reused.
+    ///
+    /// Results: <results>/<entry>/ holds run.log, out/logs/*.emerge.log, out/build-logs/,
+    /// out/emerge-info.txt, out/contents/ (installed file lists) and out/packages/ (binary
+    /// packages); <results>/summary.json and junit.xml cover all entries. Exit 1 when any entry
+    /// failed.
+    ///
+    /// Engines: podman (default where it works), docker, bwrap; --engine picks one, and when none
+    /// works the error lists what was tried.
+    ///
+    /// Examples:
+    ///   nbgen test                                   # the offline matrix, ci/matrix-local.toml
+    ///   nbgen test --entry linux-2.6.18-fixture      # one entry
+    ///   nbgen test --matrix ci/matrix-era.toml       # era stages and kernel.org kernels
+    #[command(verbatim_doc_comment)]
+    Test {
+        /// The matrix file, relative to the workspace root.
+        #[arg(long, default_value = "ci/matrix-local.toml", value_name = "FILE")]
+        matrix: PathBuf,
+        /// Run only this entry (repeatable).
+        #[arg(long = "entry", value_name = "NAME")]
+        entries: Vec<String>,
+        /// Entries at a time; default: the number of cores.
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// The container engine.
+        #[arg(long, value_enum)]
+        engine: Option<nbgen::engine::Kind>,
+        /// Where results go; default <workspace>/target/nb-test.
+        #[arg(long, value_name = "DIR")]
+        results: Option<PathBuf>,
+        /// Cache for stages and kernels; default $XDG_CACHE_HOME/nbgen or ~/.cache/nbgen.
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+        /// Test this overlay directory instead of the one the spec generates.
+        #[arg(long, value_name = "DIR")]
+        overlay: Option<PathBuf>,
+        /// Run entries whose inputs did not change since they passed, too.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -190,6 +237,55 @@ fn run(cli: Cli) -> Result<u8, Error> {
             nbgen::kconfig::cli::run(command, cli.manifest_path.as_deref())
         }
         Command::Ci { command } => nbgen::ci_github::run(command, cli.manifest_path.as_deref()),
+        Command::Test {
+            matrix,
+            entries,
+            jobs,
+            engine,
+            results,
+            cache,
+            overlay,
+            force,
+        } => {
+            let ws = Workspace::locate(cli.manifest_path.as_deref())?;
+            let cache = match cache.or_else(nbgen::fetch::default_cache_dir) {
+                Some(c) => c,
+                None => {
+                    return Err(Error::Workspace(
+                        "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache".into(),
+                    ))
+                }
+            };
+            let opts = nbgen::testrun::Options {
+                matrix: ws.root.join(matrix),
+                entries,
+                jobs: jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                engine,
+                results: results.unwrap_or_else(|| ws.root.join(nbgen::report::RESULTS_DIR)),
+                cache,
+                overlay,
+                force,
+            };
+            let run = nbgen::testrun::run(&ws, &opts)?;
+            print!("{}", nbgen::report::table(&run.results));
+            println!(
+                "results: {} (summary.json, junit.xml)",
+                run.results_dir.display()
+            );
+            let failed = run
+                .results
+                .iter()
+                .filter(|r| r.status == nbgen::report::Status::Failed)
+                .count();
+            let passed = run.results.len() - failed;
+            println!("{passed} passed, {failed} failed");
+            Ok(if failed == 0 {
+                EXIT_OK
+            } else {
+                EXIT_CHECK_FAILED
+            })
+        }
     }
 }
 

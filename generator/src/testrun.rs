@@ -1,0 +1,658 @@
+//! `nbgen test`: builds the overlay's packages in throwaway containers made from a stage tarball,
+//! one matrix entry per kernel, in parallel, and reports per entry what passed, with the logs.
+//!
+//! For every entry: the stage is fetched (verified) and made an image once per digest; the kernel
+//! tree is prepared (a fixture written by ci/ebuild-tests/make-kernel, or a kernel.org tarball
+//! unpacked, patched and configured from the fragments); then a container without network gets the
+//! overlay read-only, the distfiles and the kernel tree, and emerges the entry's packages. An entry
+//! whose inputs are unchanged since it last passed is not run again.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use regex::Regex;
+use sha2::{Digest, Sha512};
+
+use crate::engine::{self, Engine, Image, Mount};
+use crate::error::{Error, IoContext, Result};
+use crate::fetch::{Expected, Fetcher};
+use crate::manifest;
+use crate::matrix::{Entry, Kernel, Lock, Matrix, Stage};
+use crate::model;
+use crate::render;
+use crate::report::{self, EntryResult, Failure, Outcome, PackageResult, Status};
+use crate::templates::Templates;
+use crate::tree;
+use crate::workspace::Workspace;
+
+/// The script that writes fixture kernel trees.
+const MAKE_KERNEL: &str = "ci/ebuild-tests/make-kernel";
+
+/// Bumped when the build script changes, so cached results of an older script are not reused.
+const SCRIPT_VERSION: &str = "nbgen-test-1";
+
+pub struct Options {
+    pub matrix: PathBuf,
+    /// Entries to run; empty means all.
+    pub entries: Vec<String>,
+    pub jobs: usize,
+    pub engine: Option<engine::Kind>,
+    pub results: PathBuf,
+    pub cache: PathBuf,
+    /// Test this overlay instead of the one the spec generates (used to prove that a broken
+    /// ebuild fails its entry).
+    pub overlay: Option<PathBuf>,
+    /// Run entries even when their inputs are unchanged since they passed.
+    pub force: bool,
+}
+
+/// What `run` hands back: the results, and where the reports went.
+pub struct Run {
+    pub results: Vec<EntryResult>,
+    pub results_dir: PathBuf,
+}
+
+pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
+    let matrix = Matrix::load(&opts.matrix, &ws.root)?;
+    let entries = select(&matrix, &opts.entries)?;
+    fs::create_dir_all(&opts.results).at(&opts.results)?;
+    let engine = Engine::detect(opts.engine, &opts.cache)?;
+    eprintln!(
+        "nbgen test: engine {}, {} entries, {} at a time",
+        engine.kind,
+        entries.len(),
+        opts.jobs
+    );
+    let fetcher = Fetcher::new(opts.cache.join("files"), crate::fetch::Options::default());
+    let mut lock = Lock::load(&matrix.lock_path())?;
+
+    // Stand-in distfiles first: the overlay under test pins them.
+    let distdir = opts.results.join(".distfiles");
+    let _ = fs::remove_dir_all(&distdir);
+    fs::create_dir_all(&distdir).at(&distdir)?;
+    let stand_ins = match &matrix.stand_ins {
+        Some(script) => make_stand_ins(ws, script, &distdir)?,
+        None => BTreeMap::new(),
+    };
+    let overlay_dir = match &opts.overlay {
+        Some(dir) => dir.clone(),
+        None => {
+            let dir = opts.results.join(".overlay");
+            write_test_overlay(ws, &stand_ins, &dir)?;
+            dir
+        }
+    };
+    let overlay_hash = tree_hash(&tree::read(&overlay_dir)?);
+
+    // One image per distinct stage.
+    let mut images: BTreeMap<String, (Image, String)> = BTreeMap::new();
+    for entry in &entries {
+        let key = format!("{:?}", entry.stage);
+        if images.contains_key(&key) {
+            continue;
+        }
+        let (tarball, sha512) = resolve_stage(ws, &entry.stage, &fetcher, &mut lock)?;
+        eprintln!(
+            "nbgen test: stage {} (sha512 {}...)",
+            tarball.display(),
+            &sha512[..16]
+        );
+        let image = engine.prepare(&tarball, &sha512)?;
+        images.insert(key, (image, sha512));
+    }
+    // Kernel tarballs too, here where the lock file can be written, before the entries run.
+    let mut kernels: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for entry in &entries {
+        if let Kernel::Tarball(d) = &entry.kernel {
+            if !kernels.contains_key(&d.url) {
+                let (path, _) = fetch_download(d, &fetcher, &mut lock)?;
+                kernels.insert(d.url.clone(), path);
+            }
+        }
+    }
+    lock.save()?;
+
+    let progress = MultiProgress::new();
+    let queue = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<EntryResult>>> = Mutex::new(vec![None; entries.len()]);
+    let ctx = EntryCtx {
+        ws,
+        engine: &engine,
+        kernels: &kernels,
+        overlay_dir: &overlay_dir,
+        overlay_hash: &overlay_hash,
+        distdir: &distdir,
+        results_dir: &opts.results,
+        force: opts.force,
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.max(1).min(entries.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = queue.fetch_add(1, Ordering::SeqCst);
+                let Some(entry) = entries.get(i) else { break };
+                let (image, stage_sha) = &images[&format!("{:?}", entry.stage)];
+                let bar = progress.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]").unwrap(),
+                );
+                bar.set_prefix(entry.name.clone());
+                bar.enable_steady_tick(Duration::from_millis(200));
+                let result = ctx.run_entry(entry, image, stage_sha, &bar);
+                bar.finish_with_message(result.status.as_str().to_string());
+                results.lock().unwrap()[i] = Some(result);
+            });
+        }
+    });
+    let results: Vec<EntryResult> = results
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every entry ran"))
+        .collect();
+    report::write(&opts.results, &opts.matrix.display().to_string(), &results)?;
+    Ok(Run {
+        results,
+        results_dir: opts.results.clone(),
+    })
+}
+
+fn select<'a>(matrix: &'a Matrix, names: &[String]) -> Result<Vec<&'a Entry>> {
+    if names.is_empty() {
+        return Ok(matrix.entries.iter().collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            matrix.entry(n).ok_or_else(|| {
+                let known: Vec<&str> = matrix.entries.iter().map(|e| e.name.as_str()).collect();
+                Error::input(
+                    matrix.path.display().to_string(),
+                    format!("no entry {n:?}; the matrix has {}", known.join(", ")),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Runs the stand-ins script into `distdir` and measures what it wrote.
+fn make_stand_ins(
+    ws: &Workspace,
+    script: &Path,
+    distdir: &Path,
+) -> Result<BTreeMap<String, manifest::Measured>> {
+    let path = ws.root.join(script);
+    if !path.is_file() {
+        return Err(Error::input(
+            script.display().to_string(),
+            "stand_ins script not found in the workspace",
+        ));
+    }
+    run_checked(
+        Command::new("bash")
+            .arg(&path)
+            .arg(distdir)
+            .current_dir(&ws.root),
+        &path,
+    )?;
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(distdir).at(distdir)? {
+        let entry = entry.at(distdir)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        out.insert(name, manifest::measure(&entry.path())?);
+    }
+    Ok(out)
+}
+
+/// The overlay the spec generates, with the stand-ins' digests in place of the spec's for the
+/// same file names: in memory only, into `dir` (never into overlay/ or the spec).
+fn write_test_overlay(
+    ws: &Workspace,
+    stand_ins: &BTreeMap<String, manifest::Measured>,
+    dir: &Path,
+) -> Result<()> {
+    let templates = Templates::embedded()?;
+    let mut overlay = model::load(ws, &templates)?;
+    for package in &mut overlay.packages {
+        for version in &mut package.versions {
+            for d in &mut version.distfiles {
+                if let Some(m) = stand_ins.get(&d.name) {
+                    d.size = Some(m.size);
+                    d.digests = m.digests.clone();
+                    d.source = Some("STAND-IN for nbgen test".into());
+                }
+            }
+        }
+    }
+    let rendered = render::render(&overlay, &templates)?;
+    tree::replace(dir, &rendered.tree, &mut |_| Ok(()))?;
+    Ok(())
+}
+
+fn tree_hash(tree: &render::Tree) -> String {
+    let mut h = Sha512::new();
+    for (path, bytes) in tree {
+        h.update(path.as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The verified stage tarball in the cache, and its SHA512.
+fn resolve_stage(
+    ws: &Workspace,
+    stage: &Stage,
+    fetcher: &Fetcher,
+    lock: &mut Lock,
+) -> Result<(PathBuf, String)> {
+    match stage {
+        Stage::Script { script } => {
+            let path = ws.root.join(script);
+            eprintln!(
+                "nbgen test: running {} (builds the stage when its inputs changed)",
+                script.display()
+            );
+            let out = run_checked(Command::new("bash").arg(&path).current_dir(&ws.root), &path)?;
+            let tarball = PathBuf::from(
+                out.lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_default()
+                    .trim(),
+            );
+            let sums = PathBuf::from(format!("{}.sha512", tarball.display()));
+            let text = fs::read_to_string(&sums).at(&sums)?;
+            let sha512 = text
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let expected = Expected::new("sha512", &sha512)?;
+            let cached = fetcher.fetch(&tarball.display().to_string(), &expected)?;
+            Ok((cached, sha512))
+        }
+        Stage::Path { path, sha512 } => {
+            let path = ws.root.join(path);
+            let sha512 = match sha512 {
+                Some(s) => s.clone(),
+                None => manifest::measure(&path)?.digests.sha512.expect("measured"),
+            };
+            let cached = fetcher.fetch(
+                &path.display().to_string(),
+                &Expected::new("sha512", &sha512)?,
+            )?;
+            Ok((cached, sha512))
+        }
+        Stage::Url(d) => fetch_download(d, fetcher, lock),
+    }
+}
+
+/// A download with a known digest (from the matrix or the lock file).
+fn fetch_download(
+    d: &crate::matrix::Download,
+    fetcher: &Fetcher,
+    lock: &mut Lock,
+) -> Result<(PathBuf, String)> {
+    let Some(sha512) = lock.expected(d)? else {
+        return Err(Error::input(
+            d.url.clone(),
+            format!(
+                "no SHA512 for this download in the matrix or in {}: check it against its publisher's digests and add it there (nbgen does not yet pin unknown digests itself)",
+                lock.path().display()
+            ),
+        ));
+    };
+    let path = fetcher.fetch(&d.url, &Expected::new("sha512", &sha512)?)?;
+    let size = fs::metadata(&path).at(&path)?.len();
+    lock.pin(&d.url, &sha512, size)?;
+    Ok((path, sha512))
+}
+
+/// Runs a command, returning its stdout; a failure is an error naming the program and its stderr.
+fn run_checked(cmd: &mut Command, what: &Path) -> Result<String> {
+    let out = cmd.output().at(what)?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let tail: Vec<&str> = err.lines().rev().take(8).collect();
+        return Err(Error::io(
+            what,
+            std::io::Error::other(format!(
+                "failed ({}): {}",
+                out.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            )),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+struct EntryCtx<'a> {
+    ws: &'a Workspace,
+    engine: &'a Engine,
+    /// Fetched and verified kernel tarballs, by URL.
+    kernels: &'a BTreeMap<String, PathBuf>,
+    overlay_dir: &'a Path,
+    overlay_hash: &'a str,
+    distdir: &'a Path,
+    results_dir: &'a Path,
+    force: bool,
+}
+
+impl EntryCtx<'_> {
+    fn run_entry(
+        &self,
+        entry: &Entry,
+        image: &Image,
+        stage_sha: &str,
+        bar: &ProgressBar,
+    ) -> EntryResult {
+        let start = Instant::now();
+        let dir = self.results_dir.join(&entry.name);
+        let key = self.key(entry, stage_sha);
+        let key_file = dir.join("inputs.sha512");
+        if !self.force && fs::read_to_string(&key_file).ok().as_deref() == Some(key.as_str()) {
+            return EntryResult {
+                name: entry.name.clone(),
+                status: Status::SkippedCached,
+                duration: start.elapsed(),
+                failure: None,
+                packages: entry
+                    .packages
+                    .iter()
+                    .map(|atom| PackageResult {
+                        atom: atom.clone(),
+                        outcome: Outcome::SkippedCached,
+                        duration: None,
+                        failure: None,
+                    })
+                    .collect(),
+            };
+        }
+        let _ = fs::remove_dir_all(&dir);
+        let failed_before = |phase: &str, log: PathBuf| EntryResult {
+            name: entry.name.clone(),
+            status: Status::Failed,
+            duration: start.elapsed(),
+            failure: Some(Failure {
+                phase: phase.to_string(),
+                log,
+            }),
+            packages: entry
+                .packages
+                .iter()
+                .map(|atom| PackageResult {
+                    atom: atom.clone(),
+                    outcome: Outcome::NotRun,
+                    duration: None,
+                    failure: None,
+                })
+                .collect(),
+        };
+        if let Err(e) = fs::create_dir_all(dir.join("out")) {
+            return failed_before("setup", dir.join(format!("cannot create: {e}")));
+        }
+        bar.set_message("preparing the kernel tree");
+        let kernel_log = dir.join("kernel.log");
+        let kernel = match self.prepare_kernel(entry, &dir) {
+            Ok(k) => k,
+            Err(e) => {
+                let _ = fs::write(&kernel_log, format!("{e}\n"));
+                return failed_before("kernel", kernel_log);
+            }
+        };
+        bar.set_message(format!("emerging {} packages", entry.packages.len()));
+        let mounts = vec![
+            Mount {
+                host: self.overlay_dir.to_path_buf(),
+                guest: "/var/db/repos/nb-overlay".into(),
+                writable: false,
+            },
+            Mount {
+                host: kernel.clone(),
+                guest: "/usr/src/linux".into(),
+                writable: matches!(entry.kernel, Kernel::Tarball(_)),
+            },
+            Mount {
+                host: self.distdir.to_path_buf(),
+                guest: "/var/cache/distfiles".into(),
+                writable: true,
+            },
+            Mount {
+                host: dir.join("out"),
+                guest: "/out".into(),
+                writable: true,
+            },
+        ];
+        let run_log = dir.join("run.log");
+        let code = match self.engine.run(image, &mounts, &script(entry), &run_log) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = fs::write(&run_log, format!("{e}\n"));
+                return failed_before("container", run_log);
+            }
+        };
+        let packages = collect_packages(entry, &dir);
+        let failure = packages.iter().find_map(|p| p.failure.clone()).or_else(|| {
+            (code != 0 || packages.iter().any(|p| p.outcome != Outcome::Passed)).then(|| Failure {
+                phase: "container".into(),
+                log: run_log.clone(),
+            })
+        });
+        let status = if failure.is_none() {
+            Status::Passed
+        } else {
+            Status::Failed
+        };
+        if status == Status::Passed {
+            let _ = fs::write(&key_file, &key);
+        }
+        EntryResult {
+            name: entry.name.clone(),
+            status,
+            duration: start.elapsed(),
+            failure,
+            packages,
+        }
+    }
+
+    /// Everything that decides the entry's outcome: if none of it changed since the entry passed,
+    /// running it again would tell nothing new.
+    fn key(&self, entry: &Entry, stage_sha: &str) -> String {
+        let mut h = Sha512::new();
+        for part in [
+            SCRIPT_VERSION,
+            self.overlay_hash,
+            stage_sha,
+            &format!("{entry:?}"),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        // Fixture trees come from a script and the fragments; their text is an input too.
+        h.update(fs::read(self.ws.root.join(MAKE_KERNEL)).unwrap_or_default());
+        for f in &entry.fragments {
+            h.update(fs::read(self.ws.fragments_dir().join(f)).unwrap_or_default());
+        }
+        hex::encode(h.finalize())
+    }
+
+    fn prepare_kernel(&self, entry: &Entry, dir: &Path) -> Result<PathBuf> {
+        let tree = dir.join("kernel");
+        match &entry.kernel {
+            Kernel::Fixture(f) => {
+                let script = self.ws.root.join(MAKE_KERNEL);
+                let [version, smp, intermodule] = f.make_kernel_args();
+                run_checked(
+                    Command::new("bash")
+                        .arg(&script)
+                        .arg(&tree)
+                        .args([&version, &smp, &intermodule])
+                        .env("NBGEN", std::env::current_exe().at(&script)?),
+                    &script,
+                )?;
+                Ok(tree)
+            }
+            Kernel::Tarball(download) => {
+                let tarball = &self.kernels[&download.url];
+                fs::create_dir_all(&tree).at(&tree)?;
+                crate::unpack::unpack(tarball, &tree, &crate::unpack::Options::default())?;
+                // kernel.org tarballs hold one top directory, linux-X.Y.Z.
+                let top = fs::read_dir(&tree)
+                    .at(&tree)?
+                    .filter_map(|e| e.ok())
+                    .find(|e| e.path().join("Makefile").is_file())
+                    .map(|e| e.path())
+                    .ok_or_else(|| {
+                        Error::input(
+                            download.url.clone(),
+                            "no kernel tree (no top-level Makefile) in the tarball",
+                        )
+                    })?;
+                for p in &entry.patches {
+                    let patch = self.ws.patches_dir().join(p);
+                    run_checked(
+                        Command::new("patch")
+                            .args(["-p1", "--forward", "-i"])
+                            .arg(&patch)
+                            .current_dir(&top),
+                        &patch,
+                    )?;
+                }
+                let fragments: Vec<crate::kconfig::Config> = entry
+                    .fragments
+                    .iter()
+                    .map(|f| {
+                        crate::kconfig::read(
+                            &self.ws.fragments_dir().join(f),
+                            &format!("kernel-fragments/{f}"),
+                        )
+                    })
+                    .collect::<Result<_>>()?;
+                let base =
+                    crate::kconfig::parse("(empty base)", "# CONFIG_NBGEN_BASE is not set\n")?;
+                let (text, _) = crate::kconfig::merge(&base, &fragments);
+                crate::kconfig::write_atomically(&top.join(".config"), &text)?;
+                Ok(top)
+            }
+        }
+    }
+}
+
+/// The build inside the container. A real kernel tree is configured and prepared there (its
+/// toolchain is the stage's); a fixture tree is ready as it is.
+fn script(entry: &Entry) -> String {
+    let atoms: Vec<String> = entry.packages.iter().map(|a| shell_word(a)).collect();
+    let prepare_kernel = match entry.kernel {
+        Kernel::Tarball(_) => "(cd /usr/src/linux && yes '' | make oldconfig && make modules_prepare) >/out/kernel-prepare.log 2>&1 || { echo 'kernel: make oldconfig/modules_prepare failed' >&2; exit 3; }\n",
+        Kernel::Fixture(_) => "",
+    };
+    format!(
+        r#"set -u
+ln -sfn {profile} /etc/portage/make.profile || exit 3
+nb-add-repo nb-overlay /var/db/repos/nb-overlay || exit 3
+mkdir -p /out/logs /out/build-logs /out/packages /out/contents
+cat >>/etc/portage/make.conf <<'EOF'
+ACCEPT_KEYWORDS="{keywords}"
+USE="{use_flags}"
+FEATURES="${{FEATURES}} buildpkg"
+PKGDIR="/out/packages"
+PORTAGE_LOGDIR="/out/build-logs"
+EOF
+{prepare_kernel}emerge --info >/out/emerge-info.txt 2>&1
+: >/out/packages.tsv
+i=0
+for atom in {atoms}; do
+	i=$((i + 1))
+	start=$(date +%s)
+	emerge --oneshot --verbose "$atom" >"/out/logs/$i.emerge.log" 2>&1
+	rc=$?
+	printf '%s\t%s\t%s\n' "$atom" "$rc" "$(($(date +%s) - start))" >>/out/packages.tsv
+done
+for d in /var/db/pkg/*/*; do
+	[ -f "$d/CONTENTS" ] || continue
+	c=${{d%/*}}; c=${{c##*/}}
+	cp "$d/CONTENTS" "/out/contents/$c:${{d##*/}}.CONTENTS"
+done
+"#,
+        profile = shell_word(&format!("/var/db/repos/gentoo/profiles/{}", entry.profile)),
+        keywords = entry.accept_keywords.clone().unwrap_or_default(),
+        use_flags = entry.use_flags.join(" "),
+        atoms = atoms.join(" "),
+    )
+}
+
+fn shell_word(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+static FAILED_PHASE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"ERROR: (\S+)::\S+ failed \((\w+) phase\)").unwrap());
+
+/// Reads out/packages.tsv (written by the script) into package results; a package whose emerge
+/// failed points at its build log when portage wrote one, else at its emerge output.
+fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> {
+    let tsv = fs::read_to_string(dir.join("out/packages.tsv")).unwrap_or_default();
+    let mut by_atom: BTreeMap<String, (i32, u64, usize)> = BTreeMap::new();
+    for (i, line) in tsv.lines().enumerate() {
+        let mut f = line.split('\t');
+        let (Some(atom), Some(rc), Some(secs)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        by_atom.insert(
+            atom.to_string(),
+            (rc.parse().unwrap_or(1), secs.parse().unwrap_or(0), i + 1),
+        );
+    }
+    entry
+        .packages
+        .iter()
+        .map(|atom| match by_atom.get(atom) {
+            None => PackageResult {
+                atom: atom.clone(),
+                outcome: Outcome::NotRun,
+                duration: None,
+                failure: None,
+            },
+            Some(&(0, secs, _)) => PackageResult {
+                atom: atom.clone(),
+                outcome: Outcome::Passed,
+                duration: Some(Duration::from_secs(secs)),
+                failure: None,
+            },
+            Some(&(_, secs, n)) => {
+                let emerge_log = dir.join(format!("out/logs/{n}.emerge.log"));
+                let text = fs::read_to_string(&emerge_log).unwrap_or_default();
+                let (phase, log) = match FAILED_PHASE.captures(&text) {
+                    Some(c) => {
+                        let cpv = c[1].replace('/', ":");
+                        let build_log = fs::read_dir(dir.join("out/build-logs"))
+                            .ok()
+                            .and_then(|rd| {
+                                rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                                    p.file_name().is_some_and(|n| {
+                                        n.to_string_lossy().starts_with(&format!("{cpv}:"))
+                                    })
+                                })
+                            })
+                            .unwrap_or(emerge_log.clone());
+                        (c[2].to_string(), build_log)
+                    }
+                    None => ("dependencies".to_string(), emerge_log.clone()),
+                };
+                PackageResult {
+                    atom: atom.clone(),
+                    outcome: Outcome::Failed,
+                    duration: Some(Duration::from_secs(secs)),
+                    failure: Some(Failure { phase, log }),
+                }
+            }
+        })
+        .collect()
+}
