@@ -74,7 +74,7 @@ impl Engine {
                 Err(why) => tried.push(format!("{kind}: {why}")),
             }
         }
-        Err(Error::Workspace(format!(
+        Err(Error::Environment(format!(
             "no container engine can run the builds; tried {}. Install podman and runc (Debian: apt-get install podman runc), start a docker daemon, or install bubblewrap and run as root",
             tried.join("; ")
         )))

@@ -22,6 +22,10 @@ pub enum Error {
     #[error("template {template}: {message}")]
     Render { template: String, message: String },
 
+    /// The machine lacks something nbgen needs (a container engine...); the message says what.
+    #[error("{0}")]
+    Environment(String),
+
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -63,7 +67,7 @@ impl Error {
             // A template that cannot render is a spec value it needs but lacks, or a template the
             // user edited: both are input, not a fault of nbgen.
             Error::Input { .. } | Error::Workspace(_) | Error::Render { .. } => EXIT_BAD_INPUT,
-            Error::Io { .. } => EXIT_FAILURE,
+            Error::Io { .. } | Error::Environment(_) => EXIT_FAILURE,
         }
     }
 }

@@ -1,0 +1,251 @@
+//! `nbgen test`: engine detection and its errors, and real builds in containers (podman and
+//! bwrap) including a deliberately broken ebuild. The builds need root, podman and the stage that
+//! ci/make-stage builds; `ci/test` sets NBGEN_REQUIRE_TOOLS=1 so that they cannot be skipped there.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::repo_root;
+
+fn nbgen(args: &[&str], path_env: Option<&Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nbgen"));
+    cmd.args(args)
+        .arg("--manifest-path")
+        .arg(repo_root().join("Cargo.toml"));
+    if let Some(p) = path_env {
+        cmd.env("PATH", p);
+    }
+    cmd.output().unwrap()
+}
+
+/// A PATH holding only cargo (nbgen asks it where the workspace is) and the given scripts.
+fn bare_path(dir: &Path, scripts: &[(&str, &str)]) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cargo = which("cargo").expect("cargo on PATH");
+    std::os::unix::fs::symlink(cargo, bin.join("cargo")).unwrap();
+    for (name, body) in scripts {
+        let p = bin.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn no_engine_lists_what_was_tried() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = bare_path(dir.path(), &[]);
+    let results = dir.path().join("results");
+    let out = nbgen(
+        &[
+            "test",
+            "--results",
+            results.to_str().unwrap(),
+            "--cache",
+            dir.path().join("cache").to_str().unwrap(),
+        ],
+        Some(&bin),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    for tried in [
+        "podman: podman not found",
+        "docker: docker not found",
+        "bwrap: bwrap not found",
+    ] {
+        assert!(err.contains(tried), "{err}");
+    }
+    assert!(err.contains("apt-get install podman runc"), "{err}");
+}
+
+#[test]
+fn an_engine_that_fails_is_named_with_its_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = bare_path(
+        dir.path(),
+        &[("docker", "#!/bin/sh\necho 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock' >&2\nexit 1\n")],
+    );
+    let out = nbgen(
+        &[
+            "test",
+            "--engine",
+            "docker",
+            "--results",
+            dir.path().join("r").to_str().unwrap(),
+            "--cache",
+            dir.path().join("c").to_str().unwrap(),
+        ],
+        Some(&bin),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("docker: docker is installed but failed: Cannot connect to the Docker daemon"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_entry_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = nbgen(
+        &[
+            "test",
+            "--entry",
+            "no-such-entry",
+            "--results",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("matrix-local.toml: no entry \"no-such-entry\""),
+        "{err}"
+    );
+}
+
+/// Real builds need root and podman (ci/install-deps); skipped loudly elsewhere, never under
+/// NBGEN_REQUIRE_TOOLS.
+fn can_build() -> bool {
+    let root = unsafe { libc::geteuid() } == 0;
+    if root && which("podman").is_some() && which("bwrap").is_some() {
+        return true;
+    }
+    if std::env::var_os("NBGEN_REQUIRE_TOOLS").is_some() {
+        panic!("nbgen test needs root, podman and bwrap: run ci/install-deps as root");
+    }
+    eprintln!("SKIPPED: container builds need root, podman and bwrap (ci/install-deps)");
+    false
+}
+
+fn summary(results: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(results.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_broken_ebuild_fails_its_entry_and_points_at_the_log() {
+    if !can_build() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let r = results.to_str().unwrap();
+    let entry = "linux-2.4.27-up-fixture";
+    // A first run writes the overlay it tests (with the stand-ins pinned) next to the results.
+    let out = nbgen(
+        &[
+            "test",
+            "--entry",
+            entry,
+            "--results",
+            r,
+            "--engine",
+            "podman",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let broken = dir.path().join("broken-overlay");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(results.join(".overlay"))
+        .arg(&broken)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ebuild = broken.join("sys-block/qla2x00-driver/qla2x00-driver-7.00.01.ebuild");
+    let text = std::fs::read_to_string(&ebuild).unwrap();
+    let text = text.replacen(
+        "src_install() {\n",
+        "src_install() {\n\tdie \"deliberately broken for nbgen's test\"\n",
+        1,
+    );
+    std::fs::write(&ebuild, text).unwrap();
+
+    let results2 = dir.path().join("results2");
+    let out = nbgen(
+        &[
+            "test",
+            "--entry",
+            entry,
+            "--results",
+            results2.to_str().unwrap(),
+            "--engine",
+            "podman",
+            "--overlay",
+            broken.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+    let s = summary(&results2);
+    let e = &s["entries"][0];
+    assert_eq!(e["status"], "failed", "{s}");
+    assert_eq!(e["failure"]["phase"], "install", "{s}");
+    let log = PathBuf::from(e["failure"]["log"].as_str().unwrap());
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.contains("deliberately broken for nbgen's test"),
+        "{}",
+        log.display()
+    );
+    let junit = std::fs::read_to_string(results2.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+}
+
+#[test]
+fn bwrap_engine_builds_an_entry_too() {
+    if !can_build() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let out = nbgen(
+        &[
+            "test",
+            "--entry",
+            "linux-2.6.18-fixture",
+            "--engine",
+            "bwrap",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        stderr(&out),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let s = summary(&results);
+    assert_eq!(s["entries"][0]["status"], "passed", "{s}");
+    let contents =
+        results.join("linux-2.6.18-fixture/out/contents/sys-block:qla2x00-driver-8.01.07.CONTENTS");
+    let text = std::fs::read_to_string(&contents).unwrap();
+    assert!(
+        text.contains("/lib/modules/2.6.18-fixture/kernel/kernel/intermodule.ko"),
+        "{text}"
+    );
+}
