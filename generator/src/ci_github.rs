@@ -117,7 +117,7 @@ pub fn run(command: CiCommand, manifest_path: Option<&Path>) -> Result<u8> {
     if let Some(dir) = output.parent() {
         std::fs::create_dir_all(dir).at(dir)?;
     }
-    crate::pin::write_atomically(&output, text.as_bytes())?;
+    crate::atomic::write(&output, text.as_bytes())?;
     println!("{output_rel}: 1 file changed ({} jobs)", m.entries.len());
     Ok(EXIT_OK)
 }

@@ -192,6 +192,17 @@ impl Engine {
     /// Runs `script` with bash in a fresh container from `image`, without network, with `mounts`;
     /// everything it prints goes to `log`. Returns its exit code.
     pub fn run(&self, image: &Image, mounts: &[Mount], script: &str, log: &Path) -> Result<i32> {
+        // podman and docker take a relative host path for the name of a volume.
+        let mounts: Vec<Mount> = mounts
+            .iter()
+            .map(|m| {
+                Ok(Mount {
+                    host: std::path::absolute(&m.host).at(&m.host)?,
+                    ..m.clone()
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mounts = &mounts[..];
         let log_file = fs::File::create(log).at(log)?;
         let err_file = log_file.try_clone().at(log)?;
         let mut cmd = match (self.kind, image) {

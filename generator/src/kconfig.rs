@@ -497,8 +497,6 @@ pub fn merge(base: &Config, fragments: &[Config]) -> (String, Vec<Override>) {
 /// Writes `text` to `path` through a temporary file in the same directory and one rename, so
 /// `path` is either the old file or the complete new one, never half written.
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -509,17 +507,7 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
             format!("directory {} does not exist", dir.display()),
         ));
     }
-    let io = |p: &Path, e: std::io::Error| Error::io(p, e);
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io(dir, e))?;
-    // A temporary file is created 0600; a .config is readable by all, like the kernel writes it.
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o644))
-        .map_err(|e| io(tmp.path(), e))?;
-    tmp.write_all(text.as_bytes())
-        .map_err(|e| io(tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| io(path, e.error))?;
-    Ok(())
+    crate::atomic::write(path, text.as_bytes())
 }
 
 pub mod cli {

@@ -4,6 +4,7 @@
 //! memory) -> `tree` (the overlay on disk, replaced atomically). `manifest` hashes distfiles and
 //! writes DIST lines; `pin` records a distfile's digests in the spec.
 
+pub mod atomic;
 pub mod ci_github;
 pub mod engine;
 pub mod error;

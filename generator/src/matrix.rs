@@ -289,15 +289,11 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Error {
-        Error::input(self.loc.of(at), message)
+        self.loc.err(at, message)
     }
 
     fn matching(&self, value: &Spanned<String>, re: &Regex, what: &str) -> Result<String> {
-        if re.is_match(value.get_ref()) {
-            Ok(value.get_ref().clone())
-        } else {
-            Err(self.err(value, format!("invalid {what} {:?}", value.get_ref())))
-        }
+        self.loc.matching(value, re, what)
     }
 
     fn matrix(&self, path: &Path, raw: RawMatrix) -> Result<Matrix> {
@@ -783,7 +779,7 @@ impl Lock {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).at(dir)?;
         }
-        crate::pin::write_atomically(&self.path, self.to_toml().as_bytes())
+        crate::atomic::write(&self.path, self.to_toml().as_bytes())
     }
 }
 

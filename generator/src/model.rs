@@ -152,15 +152,11 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Error {
-        Error::input(self.loc.of(at), message)
+        self.loc.err(at, message)
     }
 
     fn matching(&self, value: &Spanned<String>, re: &Regex, what: &str) -> Result<String> {
-        if re.is_match(value.get_ref()) {
-            Ok(value.get_ref().clone())
-        } else {
-            Err(self.err(value, format!("invalid {what} {:?}", value.get_ref())))
-        }
+        self.loc.matching(value, re, what)
     }
 
     fn overlay(&self, identity: &Identity, spec: Spec) -> Result<Overlay> {

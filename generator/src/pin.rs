@@ -46,7 +46,7 @@ pub fn pin(spec_path: &Path, files: &[&Path], source: Option<&str>) -> Result<Ve
     }
     let new_text = doc.to_string();
     if new_text != text {
-        write_atomically(spec_path, new_text.as_bytes())?;
+        crate::atomic::write(spec_path, new_text.as_bytes())?;
     }
     Ok(results)
 }
@@ -141,21 +141,4 @@ fn record(
         name: name.to_string(),
         added,
     })
-}
-
-/// Writes `bytes` to a sibling temporary file and renames it over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).at(dir)?;
-    // A temporary file is created 0600; the spec keeps the mode it had.
-    if let Ok(meta) = std::fs::metadata(path) {
-        tmp.as_file()
-            .set_permissions(meta.permissions())
-            .at(tmp.path())?;
-    }
-    tmp.write_all(bytes).at(tmp.path())?;
-    tmp.as_file().sync_all().at(tmp.path())?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
 }

@@ -346,11 +346,11 @@ pub fn table(results: &[EntryResult]) -> String {
 pub fn write(dir: &Path, matrix: &str, results: &[EntryResult]) -> Result<()> {
     std::fs::create_dir_all(dir).at(dir)?;
     let xml = junit_xml(matrix, results)?;
-    crate::pin::write_atomically(
+    crate::atomic::write(
         &dir.join("summary.json"),
         summary_json(matrix, results).as_bytes(),
     )?;
-    crate::pin::write_atomically(&dir.join("junit.xml"), xml.as_bytes())
+    crate::atomic::write(&dir.join("junit.xml"), xml.as_bytes())
 }
 
 #[cfg(test)]

@@ -136,4 +136,23 @@ impl<'a> Locator<'a> {
     pub fn of<T>(&self, value: &Spanned<T>) -> String {
         self.at(value.span().start)
     }
+
+    /// An input error at `value`'s position.
+    pub fn err<T>(&self, value: &Spanned<T>, message: impl Into<String>) -> Error {
+        Error::input(self.of(value), message)
+    }
+
+    /// `value` if `re` matches it all, else an error naming `what` at its position.
+    pub fn matching(
+        &self,
+        value: &Spanned<String>,
+        re: &regex::Regex,
+        what: &str,
+    ) -> Result<String> {
+        if re.is_match(value.get_ref()) {
+            Ok(value.get_ref().clone())
+        } else {
+            Err(self.err(value, format!("invalid {what} {:?}", value.get_ref())))
+        }
+    }
 }
