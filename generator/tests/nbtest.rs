@@ -147,21 +147,24 @@ fn a_broken_ebuild_fails_its_entry_and_points_at_the_log() {
     }
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
-    let r = results.to_str().unwrap();
     let entry = "linux-2.4.27-up-fixture";
     // A first run writes the overlay it tests (with the stand-ins pinned) next to the results.
-    let out = nbgen(
-        &[
+    // Its results directory is relative, which podman would take for a volume name.
+    let out = Command::new(env!("CARGO_BIN_EXE_nbgen"))
+        .args([
             "test",
             "--entry",
             entry,
             "--results",
-            r,
+            "results",
             "--engine",
             "podman",
-        ],
-        None,
-    );
+        ])
+        .arg("--manifest-path")
+        .arg(repo_root().join("Cargo.toml"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let broken = dir.path().join("broken-overlay");
     let status = Command::new("cp")
