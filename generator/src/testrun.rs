@@ -59,6 +59,17 @@ pub struct Run {
 }
 
 pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
+    // Scripts run in the workspace root and engines take relative paths for volume names: from
+    // here on every path is absolute.
+    let absolute = |p: &Path| std::path::absolute(p).at(p);
+    let opts = &Options {
+        matrix: absolute(&opts.matrix)?,
+        results: absolute(&opts.results)?,
+        cache: absolute(&opts.cache)?,
+        overlay: opts.overlay.as_deref().map(absolute).transpose()?,
+        entries: opts.entries.clone(),
+        ..*opts
+    };
     let matrix = Matrix::load(&opts.matrix, &ws.root)?;
     let entries = select(&matrix, &opts.entries)?;
     fs::create_dir_all(&opts.results).at(&opts.results)?;
