@@ -270,6 +270,42 @@ impl Fetcher {
         part.finish(source, expected, &final_path)
     }
 
+    /// Fetches a file whose digest nobody has pinned yet (the first fetch of an era stage or
+    /// kernel): its SHA512 is computed while it streams, and it enters the cache under that
+    /// digest. The caller pins the digest (the matrix lock file), after which every later fetch
+    /// is verified against it. Returns the cached file and its SHA512.
+    pub fn fetch_unpinned(&self, source: &str) -> Result<(PathBuf, String)> {
+        let origin = Origin::parse(source)?;
+        let partial_dir = self.cache.join("partial");
+        let algo_dir = self.cache.join(Algo::Sha512.name());
+        for dir in [&partial_dir, &algo_dir] {
+            fs::create_dir_all(dir).at(dir)?;
+        }
+        // The partial file is named after the URL, since its digest is what is not known.
+        let key = hex::encode(Sha512::digest(source.as_bytes()));
+        let _lock = Lock::acquire(&partial_dir.join(format!("url-{key}.lock")))?;
+        let part_path = partial_dir.join(format!("url-{key}.part"));
+        let resume = matches!(origin, Origin::Http(_));
+        let mut part = Partial::open(&part_path, Algo::Sha512, None, resume)?;
+        let transferred = match &origin {
+            Origin::Http(url) => self.download(url, source, &mut part),
+            Origin::File(path) => copy_local(path, &mut part),
+        };
+        if let Err(e) = transferred {
+            if !resume || part.len == 0 {
+                drop(part);
+                let _ = fs::remove_file(&part_path);
+            }
+            return Err(e);
+        }
+        let mut digest = String::new();
+        let fetched = part.finish_with(|actual| {
+            digest = actual.to_string();
+            Ok(algo_dir.join(actual))
+        })?;
+        Ok((fetched.path, digest))
+    }
+
     fn client(&self) -> Result<&Client> {
         if let Some(client) = self.client.get() {
             return Ok(client);
@@ -653,7 +689,26 @@ impl<'t> Partial<'t> {
     }
 
     /// Verifies the digest and moves the file into the cache, or deletes it.
-    fn finish(mut self, source: &str, expected: &Expected, final_path: &Path) -> Result<Fetched> {
+    fn finish(self, source: &str, expected: &Expected, final_path: &Path) -> Result<Fetched> {
+        self.finish_with(|actual| {
+            if actual == expected.hex {
+                Ok(final_path.to_path_buf())
+            } else {
+                Err(Error::input(
+                    source,
+                    format!(
+                        "{} mismatch: expected {}, got {actual}; the download was deleted and nothing entered the cache",
+                        expected.algo.label(),
+                        expected.hex
+                    ),
+                ))
+            }
+        })
+    }
+
+    /// Completes the file: `place` sees the digest of what arrived and says where it belongs in
+    /// the cache, or refuses it, in which case the partial file is deleted.
+    fn finish_with(mut self, place: impl FnOnce(&str) -> Result<PathBuf>) -> Result<Fetched> {
         self.flush()?;
         let tapped = match self.tap.take() {
             Some(tap) => tap.flush().is_ok(),
@@ -664,18 +719,15 @@ impl<'t> Partial<'t> {
             .out
             .into_inner()
             .map_err(|e| Error::io(&self.path, e.into_error()))?;
-        if actual != expected.hex {
-            drop(file);
-            fs::remove_file(&self.path).at(&self.path)?;
-            return Err(Error::input(
-                source,
-                format!(
-                    "{} mismatch: expected {}, got {actual}; the download was deleted and nothing entered the cache",
-                    expected.algo.label(),
-                    expected.hex
-                ),
-            ));
-        }
+        let final_path = match place(&actual) {
+            Ok(p) => p,
+            Err(e) => {
+                drop(file);
+                fs::remove_file(&self.path).at(&self.path)?;
+                return Err(e);
+            }
+        };
+        let final_path = final_path.as_path();
         // Read-only: a cache entry is trusted for its name, so nothing should edit it in place.
         file.set_permissions(fs::Permissions::from_mode(0o444))
             .at(&self.path)?;

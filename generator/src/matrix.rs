@@ -31,6 +31,8 @@ struct RawMatrix {
     stage: Option<Spanned<RawStage>>,
     /// A workspace script that writes stand-in distfiles into the directory it is given.
     stand_ins: Option<Spanned<String>>,
+    /// A portage tree snapshot for stages that carry none (Gentoo stage3 tarballs).
+    snapshot: Option<Spanned<RawStage>>,
     #[serde(default)]
     entry: Vec<RawEntry>,
 }
@@ -100,6 +102,9 @@ pub struct Matrix {
     /// A workspace script writing STAND-IN distfiles into the directory it is given; `nbgen test`
     /// pins them in memory in its own copy of the overlay (never in the spec).
     pub stand_ins: Option<PathBuf>,
+    /// A portage tree snapshot (portage-YYYYMMDD.tar.bz2) mounted as the stages' ::gentoo, for
+    /// stages that carry no tree, as Gentoo's stage3 tarballs do not.
+    pub snapshot: Option<Download>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -456,10 +461,20 @@ impl Ctx<'_> {
             }
             None => None,
         };
+        let snapshot = match &raw.snapshot {
+            None => None,
+            Some(s) => match self.stage(s)? {
+                Stage::Url(d) => Some(d),
+                _ => {
+                    return Err(self.err(s, "snapshot: give it as url = \"...\" (sha512 optional)"))
+                }
+            },
+        };
         Ok(Matrix {
             path: path.to_path_buf(),
             entries,
             stand_ins,
+            snapshot,
         })
     }
 
@@ -862,6 +877,22 @@ sha512 = "SHA"
 
     fn line_of(text: &str, needle: &str) -> usize {
         text.lines().position(|l| l.contains(needle)).expect(needle) + 1
+    }
+
+    #[test]
+    fn snapshot_is_a_download_and_only_that() {
+        let with = |table: &str| format!("{table}\n{}", good());
+        let m = parse(&with(
+            "[snapshot]\nurl = \"https://example.org/portage-20061201.tar.bz2\"",
+        ))
+        .unwrap();
+        assert_eq!(
+            m.snapshot.map(|d| d.url).as_deref(),
+            Some("https://example.org/portage-20061201.tar.bz2")
+        );
+        let text = with("[snapshot]\npath = \"portage.tar.bz2\"");
+        let msg = fails_at(&text, 1);
+        assert!(msg.contains("snapshot: give it as url"), "{msg}");
     }
 
     #[test]

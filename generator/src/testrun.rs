@@ -127,6 +127,14 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
             }
         }
     }
+    // A portage tree for stages that carry none: unpacked once per digest, mounted read-only.
+    let snapshot = match &matrix.snapshot {
+        Some(d) => {
+            let (tarball, sha512) = fetch_download(d, &fetcher, &mut lock)?;
+            Some(unpack_snapshot(&tarball, &sha512, &opts.cache)?)
+        }
+        None => None,
+    };
     lock.save()?;
 
     let progress = MultiProgress::new();
@@ -136,6 +144,7 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
         ws,
         engine: &engine,
         kernels: &kernels,
+        snapshot: snapshot.as_deref(),
         overlay_dir: &overlay_dir,
         overlay_hash: &overlay_hash,
         distdir: &distdir,
@@ -305,22 +314,29 @@ fn resolve_stage(
     }
 }
 
-/// A download with a known digest (from the matrix or the lock file).
+/// A download, verified against its digest from the matrix or the lock file. One that has none
+/// yet is fetched, and its digest pinned in the lock file (which nbgen never changes afterwards);
+/// the message asks the user to check it against the publisher's digests.
 fn fetch_download(
     d: &crate::matrix::Download,
     fetcher: &Fetcher,
     lock: &mut Lock,
 ) -> Result<(PathBuf, String)> {
-    let Some(sha512) = lock.expected(d)? else {
-        return Err(Error::input(
-            d.url.clone(),
-            format!(
-                "no SHA512 for this download in the matrix or in {}: check it against its publisher's digests and add it there (nbgen does not yet pin unknown digests itself)",
+    let (path, sha512) = match lock.expected(d)? {
+        Some(sha512) => (
+            fetcher.fetch(&d.url, &Expected::new("sha512", &sha512)?)?,
+            sha512,
+        ),
+        None => {
+            let (path, sha512) = fetcher.fetch_unpinned(&d.url)?;
+            eprintln!(
+                "nbgen test: pinned {} as sha512 {sha512} in {}: check it against the publisher's digests before committing",
+                d.url,
                 lock.path().display()
-            ),
-        ));
+            );
+            (path, sha512)
+        }
     };
-    let path = fetcher.fetch(&d.url, &Expected::new("sha512", &sha512)?)?;
     let size = fs::metadata(&path).at(&path)?.len();
     lock.pin(&d.url, &sha512, size)?;
     Ok((path, sha512))
@@ -349,6 +365,8 @@ struct EntryCtx<'a> {
     engine: &'a Engine,
     /// Fetched and verified kernel tarballs, by URL.
     kernels: &'a BTreeMap<String, PathBuf>,
+    /// The unpacked portage tree, mounted at /usr/portage.
+    snapshot: Option<&'a Path>,
     overlay_dir: &'a Path,
     overlay_hash: &'a str,
     distdir: &'a Path,
@@ -419,7 +437,7 @@ impl EntryCtx<'_> {
             }
         };
         bar.set_message(format!("emerging {} packages", entry.packages.len()));
-        let mounts = vec![
+        let mut mounts = vec![
             Mount {
                 host: self.overlay_dir.to_path_buf(),
                 guest: "/var/db/repos/nb-overlay".into(),
@@ -441,6 +459,13 @@ impl EntryCtx<'_> {
                 writable: true,
             },
         ];
+        if let Some(tree) = self.snapshot {
+            mounts.push(Mount {
+                host: tree.to_path_buf(),
+                guest: "/usr/portage".into(),
+                writable: false,
+            });
+        }
         let run_log = dir.join("run.log");
         let code = match self.engine.run(image, &mounts, &script(entry), &run_log) {
             Ok(c) => c,
@@ -556,8 +581,41 @@ impl EntryCtx<'_> {
     }
 }
 
+/// Unpacks a portage snapshot into the cache once per digest; returns the tree (the directory
+/// holding profiles/, `portage/` in Gentoo's snapshots).
+fn unpack_snapshot(tarball: &Path, sha512: &str, cache: &Path) -> Result<PathBuf> {
+    let dir = cache.join("snapshots").join(&sha512[..16]);
+    if !dir.join(".nbgen-complete").exists() {
+        let staging = cache
+            .join("snapshots")
+            .join(format!(".{}.partial", &sha512[..16]));
+        let _ = fs::remove_dir_all(&staging);
+        fs::create_dir_all(&staging).at(&staging)?;
+        crate::unpack::unpack(tarball, &staging, &crate::unpack::Options::default())?;
+        fs::write(staging.join(".nbgen-complete"), sha512).at(&staging)?;
+        let _ = fs::remove_dir_all(&dir);
+        fs::rename(&staging, &dir).at(&dir)?;
+    }
+    if dir.join("profiles").is_dir() {
+        return Ok(dir);
+    }
+    fs::read_dir(&dir)
+        .at(&dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.join("profiles").is_dir())
+        .ok_or_else(|| {
+            Error::input(
+                tarball.display().to_string(),
+                "no portage tree (no profiles/) in the snapshot",
+            )
+        })
+}
+
 /// The build inside the container. A real kernel tree is configured and prepared there (its
-/// toolchain is the stage's); a fixture tree is ready as it is.
+/// toolchain is the stage's); a fixture tree is ready as it is. It works with both kinds of stage:
+/// ours (portage of today, repos.conf, /etc/portage/make.conf) and Gentoo's of the era (portage
+/// 2.1: /etc/make.conf, /etc/make.profile, PORTDIR_OVERLAY, the tree at /usr/portage).
 fn script(entry: &Entry) -> String {
     let atoms: Vec<String> = entry.packages.iter().map(|a| shell_word(a)).collect();
     let prepare_kernel = match entry.kernel {
@@ -566,10 +624,19 @@ fn script(entry: &Entry) -> String {
     };
     format!(
         r#"set -u
-ln -sfn {profile} /etc/portage/make.profile || exit 3
-nb-add-repo nb-overlay /var/db/repos/nb-overlay || exit 3
+conf=/etc/portage/make.conf
+[ -f "$conf" ] || conf=/etc/make.conf
+gentoo=$(portageq get_repo_path / gentoo 2>/dev/null) || gentoo=""
+[ -n "$gentoo" ] || gentoo=$(portageq portdir 2>/dev/null) || gentoo=/usr/portage
+if [ -d /etc/portage/repos.conf ]; then
+	ln -sfn "$gentoo/profiles/"{profile} /etc/portage/make.profile || exit 3
+	printf '[nb-overlay]\nlocation = /var/db/repos/nb-overlay\nauto-sync = no\n' >/etc/portage/repos.conf/nb-overlay.conf || exit 3
+else
+	ln -sfn "$gentoo/profiles/"{profile} /etc/make.profile || exit 3
+	echo 'PORTDIR_OVERLAY="/var/db/repos/nb-overlay"' >>"$conf" || exit 3
+fi
 mkdir -p /out/logs /out/build-logs /out/packages /out/contents
-cat >>/etc/portage/make.conf <<'EOF'
+cat >>"$conf" <<'EOF'
 ACCEPT_KEYWORDS="{keywords}"
 USE="{use_flags}"
 FEATURES="${{FEATURES}} buildpkg"
@@ -592,7 +659,7 @@ for d in /var/db/pkg/*/*; do
 	cp "$d/CONTENTS" "/out/contents/$c:${{d##*/}}.CONTENTS"
 done
 "#,
-        profile = shell_word(&format!("/var/db/repos/gentoo/profiles/{}", entry.profile)),
+        profile = shell_word(&entry.profile),
         keywords = entry.accept_keywords.clone().unwrap_or_default(),
         use_flags = entry.use_flags.join(" "),
         atoms = atoms.join(" "),

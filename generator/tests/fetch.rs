@@ -555,3 +555,23 @@ fn refused_connection_is_retried_then_reported() {
     assert!(text.contains("gave up after 2 attempts"), "{text}");
     assert_eq!(err.exit_code(), EXIT_FAILURE);
 }
+
+#[test]
+fn unpinned_download_enters_the_cache_under_its_digest_then_verifies_as_pinned() {
+    let served = body();
+    let server = Server::start(move |_, req, s, _| serve(&served, req, s));
+    let cache = tempfile::tempdir().unwrap();
+    let url = server.url("/stage3-x86-2006.1.tar.bz2");
+    let fetcher = Fetcher::new(cache.path(), quick());
+    let (path, digest) = fetcher.fetch_unpinned(&url).unwrap();
+    assert_eq!(digest, hex::encode(Sha512::digest(body())));
+    assert_eq!(path, cache.path().join("sha512").join(&digest));
+    assert_eq!(std::fs::read(&path).unwrap(), body());
+    assert!(names(&cache.path().join("partial"))
+        .iter()
+        .all(|n| n.ends_with(".lock")));
+    // From now on the digest is known: a fetch against it is a cache hit, no request.
+    let again = fetcher.fetch(&url, &sha512(&body())).unwrap();
+    assert_eq!(again, path);
+    assert_eq!(server.requests().len(), 1);
+}
