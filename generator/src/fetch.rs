@@ -254,20 +254,27 @@ impl Fetcher {
         // A local copy is quick: bytes left by an earlier transfer are not worth resuming.
         let resume = matches!(origin, Origin::Http(_));
         let mut part = Partial::open(&part_path, expected.algo, tap, resume)?;
-        let transferred = match &origin {
-            Origin::Http(url) => self.download(url, source, &mut part),
-            Origin::File(path) => copy_local(path, &mut part),
-        };
-        if let Err(e) = transferred {
-            // Downloaded bytes stay for the next try to resume from; an empty file or a local
-            // copy's remains are not worth keeping.
-            if !resume || part.len == 0 {
-                drop(part);
-                let _ = fs::remove_file(&part_path);
-            }
-            return Err(e);
-        }
+        self.transfer(&origin, source, &mut part, resume)?;
         part.finish(source, expected, &final_path)
+    }
+
+    /// Fills `part` from `origin`. On failure, downloaded bytes stay for the next try to resume
+    /// from; an empty file or a local copy's remains are not worth keeping.
+    fn transfer(
+        &self,
+        origin: &Origin,
+        source: &str,
+        part: &mut Partial,
+        resume: bool,
+    ) -> Result<()> {
+        let transferred = match origin {
+            Origin::Http(url) => self.download(url, source, part),
+            Origin::File(path) => copy_local(path, part),
+        };
+        if transferred.is_err() && (!resume || part.len == 0) {
+            let _ = fs::remove_file(&part.path);
+        }
+        transferred
     }
 
     /// Fetches a file whose digest nobody has pinned yet (the first fetch of an era stage or
@@ -287,17 +294,7 @@ impl Fetcher {
         let part_path = partial_dir.join(format!("url-{key}.part"));
         let resume = matches!(origin, Origin::Http(_));
         let mut part = Partial::open(&part_path, Algo::Sha512, None, resume)?;
-        let transferred = match &origin {
-            Origin::Http(url) => self.download(url, source, &mut part),
-            Origin::File(path) => copy_local(path, &mut part),
-        };
-        if let Err(e) = transferred {
-            if !resume || part.len == 0 {
-                drop(part);
-                let _ = fs::remove_file(&part_path);
-            }
-            return Err(e);
-        }
+        self.transfer(&origin, source, &mut part, resume)?;
         let mut digest = String::new();
         let fetched = part.finish_with(|actual| {
             digest = actual.to_string();
