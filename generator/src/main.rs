@@ -135,7 +135,8 @@ enum Command {
         /// Where results go; default <workspace>/target/nb-test.
         #[arg(long, value_name = "DIR")]
         results: Option<PathBuf>,
-        /// Cache for stages and kernels; default $XDG_CACHE_HOME/nbgen or ~/.cache/nbgen.
+        /// Cache for stages and kernels; default $XDG_CACHE_HOME/nbgen or ~/.cache/nbgen (else
+        /// target/nbgen-cache in the workspace).
         #[arg(long, value_name = "DIR")]
         cache: Option<PathBuf>,
         /// Test this overlay directory instead of the one the spec generates.
@@ -248,14 +249,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
             force,
         } => {
             let ws = Workspace::locate(cli.manifest_path.as_deref())?;
-            let cache = match cache.or_else(nbgen::fetch::default_cache_dir) {
-                Some(c) => c,
-                None => {
-                    return Err(Error::Workspace(
-                        "no cache directory: set XDG_CACHE_HOME or HOME, or pass --cache".into(),
-                    ))
-                }
-            };
+            // Without XDG_CACHE_HOME or HOME (a bare CI environment) the workspace's target/
+            // holds the cache.
+            let cache = cache
+                .or_else(nbgen::fetch::default_cache_dir)
+                .unwrap_or_else(|| ws.root.join("target/nbgen-cache"));
             let opts = nbgen::testrun::Options {
                 matrix: ws.root.join(matrix),
                 entries,
