@@ -17,6 +17,7 @@ pub mod pin;
 pub mod render;
 pub mod report;
 pub mod spec;
+pub mod stage;
 pub mod templates;
 pub mod testrun;
 pub mod tree;
