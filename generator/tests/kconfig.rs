@@ -2,16 +2,11 @@
 //! tests/fixtures/kconfig/ and the real kernel-fragments/ of this workspace.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nbgen::kconfig;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
+use common::{repo_root, run_in};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kconfig")
@@ -20,21 +15,7 @@ fn fixtures() -> PathBuf {
 /// Runs nbgen in the fixture directory (so messages name fixtures by their short names) against
 /// this workspace, and asserts the exit code. Returns (stdout, stderr).
 fn nbgen_in(dir: &Path, args: &[&str], code: i32) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_nbgen"))
-        .args(args)
-        .arg("--manifest-path")
-        .arg(repo_root().join("Cargo.toml"))
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "nbgen {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    (stdout, stderr)
+    run_in(dir, &repo_root().join("Cargo.toml"), args, code)
 }
 
 fn nbgen(args: &[&str], code: i32) -> (String, String) {

@@ -68,27 +68,9 @@ impl Ws {
         self.path().join("overlay")
     }
 
-    pub fn nbgen(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_nbgen"))
-            .args(args)
-            .arg("--manifest-path")
-            .arg(self.path().join("Cargo.toml"))
-            .current_dir(self.path())
-            .output()
-            .unwrap()
-    }
-
-    /// Runs nbgen and asserts its exit code; returns (stdout, stderr).
+    /// Runs nbgen in this workspace and asserts its exit code; returns (stdout, stderr).
     pub fn run(&self, args: &[&str], code: i32) -> (String, String) {
-        let out = self.nbgen(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "nbgen {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
-        (stdout, stderr)
+        run_in(self.path(), &self.path().join("Cargo.toml"), args, code)
     }
 
     /// Every entry directly in the workspace directory, sorted.
@@ -100,6 +82,26 @@ impl Ws {
         v.sort();
         v
     }
+}
+
+/// Runs nbgen in `dir` against the workspace of `manifest` and asserts its exit code; returns
+/// (stdout, stderr).
+pub fn run_in(dir: &Path, manifest: &Path, args: &[&str], code: i32) -> (String, String) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_nbgen"))
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "nbgen {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
