@@ -40,8 +40,18 @@ pub struct Outcome {
 
 /// Loads and renders the spec of `ws` without touching the disk.
 pub fn generate(ws: &Workspace) -> Result<render::Rendered> {
+    generate_with(ws, |_| {})
+}
+
+/// Like [`generate`], with `adjust` changing the validated model before it is rendered (nbgen
+/// test pins its stand-in distfiles this way, in memory only).
+pub fn generate_with(
+    ws: &Workspace,
+    adjust: impl FnOnce(&mut model::Overlay),
+) -> Result<render::Rendered> {
     let templates = Templates::embedded()?;
-    let overlay = model::load(ws, &templates)?;
+    let mut overlay = model::load(ws, &templates)?;
+    adjust(&mut overlay);
     render::render(&overlay, &templates)
 }
 

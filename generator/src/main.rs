@@ -164,17 +164,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Digest { files } => {
             for f in files {
                 let m = nbgen::manifest::measure(&f).map_err(Error::into_input)?;
-                let d = nbgen::model::Distfile {
-                    name: f
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    uri: None,
-                    size: Some(m.size),
-                    digests: m.digests,
-                    source: None,
-                };
-                println!("{}", nbgen::manifest::dist_line(&d).expect("size is known"));
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                println!("{}", nbgen::manifest::measured_line(&name, &m));
             }
             Ok(EXIT_OK)
         }

@@ -47,6 +47,18 @@ pub fn measure(path: &Path) -> Result<Measured> {
     })
 }
 
+/// The full DIST line of a file nbgen measured.
+pub fn measured_line(name: &str, m: &Measured) -> String {
+    let d = Distfile {
+        name: name.to_string(),
+        uri: None,
+        size: Some(m.size),
+        digests: m.digests.clone(),
+        source: None,
+    };
+    dist_line(&d).expect("a measured file has a size")
+}
+
 /// The DIST line for a distfile, or None when nothing about it is known yet (an unpinned file).
 pub fn dist_line(d: &Distfile) -> Option<String> {
     let size = d.size?;

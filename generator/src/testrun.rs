@@ -24,11 +24,9 @@ use crate::error::{Error, IoContext, Result};
 use crate::fetch::Fetcher;
 use crate::manifest;
 use crate::matrix::{Entry, Kernel, Lock, Matrix};
-use crate::model;
 use crate::render;
 use crate::report::{self, EntryResult, Failure, Outcome, PackageResult, Status};
 use crate::stage::{fetch_download, resolve_stage, run_checked, unpack_snapshot};
-use crate::templates::Templates;
 use crate::tree;
 use crate::workspace::Workspace;
 
@@ -237,20 +235,20 @@ fn write_test_overlay(
     stand_ins: &BTreeMap<String, manifest::Measured>,
     dir: &Path,
 ) -> Result<()> {
-    let templates = Templates::embedded()?;
-    let mut overlay = model::load(ws, &templates)?;
-    for package in &mut overlay.packages {
-        for version in &mut package.versions {
-            for d in &mut version.distfiles {
-                if let Some(m) = stand_ins.get(&d.name) {
-                    d.size = Some(m.size);
-                    d.digests = m.digests.clone();
-                    d.source = Some("STAND-IN for nbgen test".into());
-                }
+    let rendered = crate::generate_with(ws, |overlay| {
+        let distfiles = overlay
+            .packages
+            .iter_mut()
+            .flat_map(|p| &mut p.versions)
+            .flat_map(|v| &mut v.distfiles);
+        for d in distfiles {
+            if let Some(m) = stand_ins.get(&d.name) {
+                d.size = Some(m.size);
+                d.digests = m.digests.clone();
+                d.source = Some("STAND-IN for nbgen test".into());
             }
         }
-    }
-    let rendered = render::render(&overlay, &templates)?;
+    })?;
     tree::replace(dir, &rendered.tree, &mut |_| Ok(()))?;
     Ok(())
 }

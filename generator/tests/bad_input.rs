@@ -1,30 +1,21 @@
 //! Bad input: each case exits 2, names the file and line (or field), and leaves overlay/ as it was.
 
+#[macro_use]
 mod common;
 
 use common::Ws;
 use nbgen::tree;
 
 /// A small valid spec, so that the line numbers below stay put whatever the real spec becomes.
-const SPEC: &str = r#"[[package]]
-category = "sys-libs"
-name = "lib-compat"
-template = "ebuild/lib-compat.ebuild"
-description = "Compatibility libraries"
-homepage = "https://www.gentoo.org/"
-license = "GPL-2"
-keywords = ["~x86"]
-
-[[package.version]]
-version = "1.4"
-
-[[package.version.distfile]]
-name = "lib-compat-1.4.tar.bz2"
+const SPEC: &str = concat!(
+    lib_compat_spec_head!(),
+    r#"name = "lib-compat-1.4.tar.bz2"
 uri = "mirror://gentoo/lib-compat-1.4.tar.bz2"
 size = 3164171
 sha256 = "277ddddcf0e3aadd8b4e27b550a67db0466c350f501953c85df2ad3abbcd195b"
 source = "a historical Manifest"
-"#;
+"#
+);
 
 const SPEC_FILE: &str = "generator/spec.toml";
 

@@ -1,25 +1,16 @@
 //! `nbgen digest` and `nbgen pin`: digests from a given file, recorded in the spec with their source.
 
+#[macro_use]
 mod common;
 
 use common::Ws;
 
-const SPEC: &str = r#"[[package]]
-category = "sys-libs"
-name = "lib-compat"
-template = "ebuild/lib-compat.ebuild"
-description = "Compatibility libraries"
-homepage = "https://www.gentoo.org/"
-license = "GPL-2"
-keywords = ["~x86"]
-
-[[package.version]]
-version = "1.4"
-
-[[package.version.distfile]]
-name = "demo-1.tar.bz2"
+const SPEC: &str = concat!(
+    lib_compat_spec_head!(),
+    r#"name = "demo-1.tar.bz2"
 uri = "mirror://gentoo/demo-1.tar.bz2"
-"#;
+"#
+);
 
 // SHA-256, SHA-512 and BLAKE2b-512 of "abc" (FIPS 180-2; RFC 7693 appendix A).
 const ABC_SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";

@@ -3,6 +3,27 @@
 
 #![allow(dead_code)]
 
+/// The start of a small spec, up to a distfile table, shared by the tests that write their own.
+#[allow(unused_macros)]
+macro_rules! lib_compat_spec_head {
+    () => {
+        r#"[[package]]
+category = "sys-libs"
+name = "lib-compat"
+template = "ebuild/lib-compat.ebuild"
+description = "Compatibility libraries"
+homepage = "https://www.gentoo.org/"
+license = "GPL-2"
+keywords = ["~x86"]
+
+[[package.version]]
+version = "1.4"
+
+[[package.version.distfile]]
+"#
+    };
+}
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
