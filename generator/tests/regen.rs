@@ -138,12 +138,24 @@ fn partial_dist_lines_are_reported() {
         .lines()
         .filter(|l| l.starts_with("DIST "))
         .collect();
+    // ::gentoo's three lib-compat versions, with the digests of its 2012 Manifest (facts.md).
     assert_eq!(
         dist,
-        ["DIST lib-compat-1.4.tar.bz2 3164171 \
-          RMD160 a9fc7d5b0e41df4fc722fd6225c7bae17543897a \
-          SHA1 684a81c574da77f5710cf1d5c0fcd138594573b0 \
-          SHA256 277ddddcf0e3aadd8b4e27b550a67db0466c350f501953c85df2ad3abbcd195b"]
+        [
+            "DIST lib-compat-1.4.1.tar.bz2 3167654 \
+             RMD160 dfa303033ce7abe2c531b71ed2348030755485cc \
+             SHA1 3e24bdfaca07c6023b755860c01280df09c6812f \
+             SHA256 b341bcf6ef78c072825613631b8ae1160c7da033d752ebc32c8e353ad32bbf04",
+            "DIST lib-compat-1.4.2.tar.bz2 3002557 \
+             RMD160 a0be41d1efca920db0232d2f0bd54613092709e8 \
+             SHA1 c4a336b58e197c6efb25d407531e4859473a9767 \
+             SHA256 89861c0ba899e8f9c81561422007d0c6961fce60eb5d2967fff2618230ed562c \
+             SHA512 aa801434db2749f5f6f42fb12aaa4e518474e8a2b75e7d2e93733d99ebdbc52615c879f575b708dafa15bd1e8bd8362697a6d1f5a38691dd4664cd6fbb51ae14",
+            "DIST lib-compat-1.4.tar.bz2 3164171 \
+             RMD160 a9fc7d5b0e41df4fc722fd6225c7bae17543897a \
+             SHA1 684a81c574da77f5710cf1d5c0fcd138594573b0 \
+             SHA256 277ddddcf0e3aadd8b4e27b550a67db0466c350f501953c85df2ad3abbcd195b",
+        ]
     );
 }
 
