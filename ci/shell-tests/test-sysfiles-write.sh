@@ -162,3 +162,10 @@ for _ in $(seq 1 30); do
 done
 echo "     kill loop: 30 kills over a ${ms} ms apply: $olds old, $news new, $torn torn; $left temporary files left by kills"
 check_eq "kill loop: the file is always wholly old or wholly new" 0 "$torn"
+
+# what a kill leaves is named by the next run, and left for the admin (it
+# could be a concurrent run's)
+: >"$r/etc/.sysctl.conf.nb-sysfiles.AbC123"
+out=$(sf status --root "$r" sysctl 2>&1); rc=$?
+check_has "a temporary file left by a killed run is named" "note: $r/etc/.sysctl.conf.nb-sysfiles.AbC123 is left by an interrupted run" "$out"
+check "... and not removed" test -e "$r/etc/.sysctl.conf.nb-sysfiles.AbC123"
