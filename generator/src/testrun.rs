@@ -588,7 +588,7 @@ fn refuse_distfile(entry: &Entry) -> String {
     };
     format!(
         r#"nb_dist=/var/tmp/nb-distfiles
-mkdir -p "$nb_dist" && cp -p /var/cache/distfiles/* "$nb_dist/" || exit 3
+mkdir -p "$nb_dist" && cp -pR /var/cache/distfiles/. "$nb_dist/" || exit 3
 f="$nb_dist/"{name}
 [ -f "$f" ] || {{ echo "refuse_distfile: no "{name}" among the distfiles" >&2; exit 3; }}
 tr '\000-\377' '\377\000-\376' <"$f" >"$f.new" && mv "$f.new" "$f" || exit 3
@@ -598,10 +598,13 @@ echo 'DISTDIR="/var/tmp/nb-distfiles"' >>"$conf" || exit 3
     )
 }
 
-/// What portage (2.1.x and today's alike) prints when a distfile already in DISTDIR fails its
-/// Manifest's digests.
+/// What portage prints when a distfile already in DISTDIR fails its Manifest's digests: 2.1.x
+/// names the file (`!!! Previously fetched file: 'NAME'`), today's portage its path.
 fn refused(log: &str, distfile: &str) -> bool {
-    log.contains(&format!("Previously fetched file: '{distfile}'"))
+    log.lines()
+        .filter_map(|l| l.split_once("Previously fetched file: '"))
+        .filter_map(|(_, rest)| rest.strip_suffix('\''))
+        .any(|file| file == distfile || file.ends_with(&format!("/{distfile}")))
 }
 
 fn shell_word(s: &str) -> String {
@@ -789,6 +792,15 @@ fixture = true
         .unwrap();
         let r = refusal_result("sys-libs/lib-compat", Some((1, 3, 1)), name, dir.path());
         assert_eq!((r.outcome, r.failure), (Outcome::Passed, None));
+        // Today's portage names the path; another file's refusal does not count.
+        assert!(refused(
+            &format!("!!! Previously fetched file: '/var/tmp/nb-distfiles/{name}'\n"),
+            name
+        ));
+        assert!(!refused(
+            &format!("!!! Previously fetched file: '/x/old-{name}'\n"),
+            name
+        ));
         // Emerged anyway: the wrong file was accepted.
         let r = refusal_result("sys-libs/lib-compat", Some((0, 3, 1)), name, dir.path());
         assert_eq!(r.outcome, Outcome::Failed);
