@@ -131,11 +131,9 @@ nb_write_conf() {
 		NB_QLA_CONF=root
 		return 0
 	fi
-	[ -x "${NB_DRIVER_DIR}/extras/qla_opts" ] \
-		|| die "/etc/qla2xxx.conf exists, but the driver's Makefile built no extras/qla_opts to write it into qla2xxx_conf.ko"
 	einfo "Writing /etc/qla2xxx.conf into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)"
 	"${NB_DRIVER_DIR}/extras/qla_opts" -w --file="${NB_DRIVER_DIR}/qla2xxx_conf.ko" qla2xxx_conf \
-		|| die "qla_opts -w qla2xxx_conf failed to write /etc/qla2xxx.conf into qla2xxx_conf.ko: check that file"
+		|| die "qla_opts -w qla2xxx_conf could not write /etc/qla2xxx.conf into qla2xxx_conf.ko: check that file (or move it away to build without it)"
 	NB_QLA_CONF=written
 }
 
