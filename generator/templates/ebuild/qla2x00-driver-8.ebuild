@@ -20,6 +20,9 @@ pkg_setup() {
 	nb-kernel_setup
 	nb-kernel_require_series 2.6 \
 		"For a 2.4 kernel emerge the 7.x driver: emerge '<{{package.category}}/{{package.name}}-8'"
+	# qla_os.c declares kmem_cache_t, removed after 2.6.19 ("Slab: Remove
+	# kmem_cache_t", Christoph Lameter, linux-mm, 28 Nov 2006, against
+	# 2.6.19-rc5-mm2); the first release without it is uncertain (2.6.20 expected).
 	nb-kernel_require_at_most {{package.vars.series_2_6.max_kernel}} \
 		"Later kernels dropped kmem_cache_t, which the driver's qla_os.c uses (removed after 2.6.19; the exact release is uncertain). Use a kernel up to {{package.vars.series_2_6.max_kernel}}, or the kernel's own qla2xxx driver (CONFIG_SCSI_QLA_FC) instead of this package."
 	case ${NB_KV} in
