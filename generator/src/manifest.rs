@@ -86,11 +86,13 @@ impl Hashers {
     }
 }
 
-/// The hashes split in two groups of about equal cost (SHA1 and SHA256 are cheap with the CPU's
-/// SHA extensions, RIPEMD-160 has none), so that two cores hash a large file in parallel.
+/// The hashes split in two groups of about equal cost, so that two cores hash a large file in
+/// parallel. Measured on the development machine (release build, 256 MiB): RIPEMD-160 1.4-2.0 s
+/// (no CPU extension helps it), SHA-512 0.8-1.0 s, BLAKE2b 0.6 s, SHA-256 0.35-0.4 s and SHA-1
+/// 0.3 s (both with the CPU's SHA extensions).
 const GROUPS: [&[Hash]; 2] = [
-    &[Hash::Rmd160, Hash::Sha1, Hash::Sha256],
-    &[Hash::Blake2b, Hash::Sha512],
+    &[Hash::Rmd160, Hash::Sha1],
+    &[Hash::Blake2b, Hash::Sha256, Hash::Sha512],
 ];
 
 /// Files up to this size are hashed on the calling thread; threads would cost more than they save.

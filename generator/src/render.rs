@@ -68,6 +68,9 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
         "repositories.xml".into(),
         templates.render("overlay/repositories.xml", overlay)?,
     );
+    for (path, bytes) in crate::templates::verbatim() {
+        tree.insert(path, bytes.to_vec());
+    }
     put(
         &mut tree,
         "eclass/nb-kernel.eclass".into(),
