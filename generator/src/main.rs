@@ -56,9 +56,9 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         overlay: Option<PathBuf>,
     },
-    /// Print the Manifest DIST line (size, BLAKE2B, SHA256, SHA512) of each file.
+    /// Print the Manifest DIST line (size, BLAKE2B, RMD160, SHA1, SHA256, SHA512) of each file.
     ///
-    /// Each file is read once for all three hashes. Nothing is written; use `pin` to record the
+    /// Each file is read once for all five hashes. Nothing is written; use `pin` to record the
     /// digests in the spec.
     Digest {
         #[arg(required = true, value_name = "FILE")]

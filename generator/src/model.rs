@@ -81,11 +81,96 @@ pub struct Distfile {
     pub source: Option<String>,
 }
 
+/// The hashes a Manifest line carries: SHA1, SHA256 and RMD160 are what portage 2.1.x verifies
+/// (SHA1 alone without pycrypto), BLAKE2B and SHA512 what today's portage does. `ALL` is in the
+/// order portage sorts hash names on a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hash {
+    Blake2b,
+    Rmd160,
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+impl Hash {
+    pub const ALL: [Hash; 5] = [
+        Hash::Blake2b,
+        Hash::Rmd160,
+        Hash::Sha1,
+        Hash::Sha256,
+        Hash::Sha512,
+    ];
+
+    /// The name on a Manifest line.
+    pub fn label(self) -> &'static str {
+        match self {
+            Hash::Blake2b => "BLAKE2B",
+            Hash::Rmd160 => "RMD160",
+            Hash::Sha1 => "SHA1",
+            Hash::Sha256 => "SHA256",
+            Hash::Sha512 => "SHA512",
+        }
+    }
+
+    /// The key in the spec's distfile tables.
+    pub fn key(self) -> &'static str {
+        match self {
+            Hash::Blake2b => "blake2b",
+            Hash::Rmd160 => "rmd160",
+            Hash::Sha1 => "sha1",
+            Hash::Sha256 => "sha256",
+            Hash::Sha512 => "sha512",
+        }
+    }
+
+    /// Length of the digest in hex digits.
+    pub fn hex_len(self) -> usize {
+        match self {
+            Hash::Rmd160 | Hash::Sha1 => 40,
+            Hash::Sha256 => 64,
+            Hash::Blake2b | Hash::Sha512 => 128,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Digests {
     pub blake2b: Option<String>,
+    pub rmd160: Option<String>,
+    pub sha1: Option<String>,
     pub sha256: Option<String>,
     pub sha512: Option<String>,
+}
+
+impl Digests {
+    pub fn get(&self, hash: Hash) -> Option<&str> {
+        self.slot_ref(hash).as_deref()
+    }
+
+    pub fn set(&mut self, hash: Hash, hex: String) {
+        *self.slot_mut(hash) = Some(hex);
+    }
+
+    fn slot_ref(&self, hash: Hash) -> &Option<String> {
+        match hash {
+            Hash::Blake2b => &self.blake2b,
+            Hash::Rmd160 => &self.rmd160,
+            Hash::Sha1 => &self.sha1,
+            Hash::Sha256 => &self.sha256,
+            Hash::Sha512 => &self.sha512,
+        }
+    }
+
+    fn slot_mut(&mut self, hash: Hash) -> &mut Option<String> {
+        match hash {
+            Hash::Blake2b => &mut self.blake2b,
+            Hash::Rmd160 => &mut self.rmd160,
+            Hash::Sha1 => &mut self.sha1,
+            Hash::Sha256 => &mut self.sha256,
+            Hash::Sha512 => &mut self.sha512,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -405,9 +490,13 @@ impl Ctx<'_> {
 
     fn distfile(&self, d: DistfileSpec) -> Result<Distfile> {
         let name = self.matching(&d.name, &FILE_NAME, "distfile name")?;
-        let digest = |value: &Option<Spanned<String>>, algo: &str, len: usize| -> Result<_> {
-            let Some(v) = value else { return Ok(None) };
+        let mut digests = Digests::default();
+        for hash in Hash::ALL {
+            let Some(v) = spec_digest(&d, hash) else {
+                continue;
+            };
             let s = v.get_ref();
+            let len = hash.hex_len();
             let hex = s
                 .chars()
                 .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
@@ -415,19 +504,15 @@ impl Ctx<'_> {
                 return Err(self.err(
                     v,
                     format!(
-                        "{algo} digest of {name} must be {len} lowercase hex digits, got {} characters{}",
+                        "{} digest of {name} must be {len} lowercase hex digits, got {} characters{}",
+                        hash.label(),
                         s.len(),
                         if hex { "" } else { " with non-hex ones" }
                     ),
                 ));
             }
-            Ok(Some(s.clone()))
-        };
-        let digests = Digests {
-            blake2b: digest(&d.blake2b, "BLAKE2B", 128)?,
-            sha256: digest(&d.sha256, "SHA256", 64)?,
-            sha512: digest(&d.sha512, "SHA512", 128)?,
-        };
+            digests.set(hash, s.clone());
+        }
         let pinned = digests != Digests::default();
         if pinned && d.size.is_none() {
             return Err(self.err(&d.name, format!("distfile {name} has digests but no size")));
@@ -509,6 +594,17 @@ fn wrap(text: &str) -> String {
 /// Quotes `s` for bash as one single-quoted word, whatever it holds.
 fn bash_single_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The spec's value for one hash of a distfile.
+fn spec_digest(d: &DistfileSpec, hash: Hash) -> Option<&Spanned<String>> {
+    match hash {
+        Hash::Blake2b => d.blake2b.as_ref(),
+        Hash::Rmd160 => d.rmd160.as_ref(),
+        Hash::Sha1 => d.sha1.as_ref(),
+        Hash::Sha256 => d.sha256.as_ref(),
+        Hash::Sha512 => d.sha512.as_ref(),
+    }
 }
 
 #[cfg(test)]

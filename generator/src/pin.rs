@@ -8,6 +8,7 @@ use toml_edit::{DocumentMut, Item, Table, Value};
 
 use crate::error::{Error, Result};
 use crate::manifest::{self, Measured};
+use crate::model::Hash;
 
 /// What pinning one file did.
 #[derive(Debug, PartialEq, Eq)]
@@ -103,12 +104,9 @@ fn record(
         .get("source")
         .and_then(Item::as_str)
         .map(str::to_string);
-    for (key, label, value) in [
-        ("blake2b", "BLAKE2B", &m.digests.blake2b),
-        ("sha256", "SHA256", &m.digests.sha256),
-        ("sha512", "SHA512", &m.digests.sha512),
-    ] {
-        let value = value.as_deref().expect("measure computes every digest");
+    for hash in Hash::ALL {
+        let (key, label) = (hash.key(), hash.label());
+        let value = m.digests.get(hash).expect("measure computes every digest");
         match entry.get(key).and_then(Item::as_str) {
             Some(pinned) if pinned != value => {
                 return Err(refuse(format!(

@@ -68,6 +68,9 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
         "repositories.xml".into(),
         templates.render("overlay/repositories.xml", overlay)?,
     );
+    for (path, bytes) in crate::templates::verbatim() {
+        tree.insert(path, bytes.to_vec());
+    }
     put(
         &mut tree,
         "eclass/nb-kernel.eclass".into(),
@@ -82,7 +85,6 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
             format!("{dir}/metadata.xml"),
             templates.render("overlay/metadata.xml", &ctx)?,
         );
-        let mut manifest = Vec::new();
         for version in &package.versions {
             // ${P} where the URI spells it out, as pkgcheck (StaticSrcUri) and every ebuild
             // reader expect.
@@ -105,18 +107,8 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
                 templates.render(&version.template, &ctx)?,
             );
             for d in &version.distfiles {
-                manifest.extend(manifest::dist_line(d));
                 notes.extend(manifest::gap(d).map(|g| format!("{dir}: {g}")));
             }
-        }
-        if !manifest.is_empty() {
-            manifest.sort();
-            manifest.dedup();
-            put(
-                &mut tree,
-                format!("{dir}/Manifest"),
-                templates.render("overlay/Manifest", &ManifestCtx { lines: manifest })?,
-            );
         }
         for file in &package.files {
             let path = format!("{dir}/files/{}", file.dest);
@@ -134,8 +126,29 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
                 }
             }
         }
+        put_manifest(&mut tree, &dir, package, templates)?;
     }
     Ok(Rendered { tree, notes })
+}
+
+/// The package directory's thick Manifest: everything rendered into `dir` so far, and the pinned
+/// distfiles of every version.
+fn put_manifest(
+    tree: &mut Tree,
+    dir: &str,
+    package: &Package,
+    templates: &Templates,
+) -> Result<()> {
+    let prefix = format!("{dir}/");
+    let files = tree
+        .range(prefix.clone()..)
+        .take_while(|(path, _)| path.starts_with(&prefix))
+        .map(|(path, bytes)| (&path[prefix.len()..], bytes.as_slice()));
+    let distfiles = package.versions.iter().flat_map(|v| &v.distfiles);
+    let lines = manifest::package_lines(files, distfiles);
+    let text = templates.render("overlay/Manifest", &ManifestCtx { lines })?;
+    put(tree, format!("{dir}/Manifest"), text);
+    Ok(())
 }
 
 fn put(tree: &mut Tree, path: String, text: String) {

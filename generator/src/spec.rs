@@ -79,6 +79,8 @@ pub struct DistfileSpec {
     pub uri: Option<String>,
     pub size: Option<u64>,
     pub blake2b: Option<Spanned<String>>,
+    pub rmd160: Option<Spanned<String>>,
+    pub sha1: Option<Spanned<String>>,
     pub sha256: Option<Spanned<String>>,
     pub sha512: Option<Spanned<String>>,
     /// Where the digests come from: a historical Manifest, or nbgen hashing a given file.

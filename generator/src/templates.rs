@@ -11,6 +11,22 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+/// Files the overlay ships as they are (no template syntax), by their path in the overlay.
+static VERBATIM: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/verbatim");
+
+/// Every verbatim file: (path relative to the overlay's root, bytes), sorted by path.
+pub fn verbatim() -> Vec<(String, &'static [u8])> {
+    let mut out = Vec::new();
+    let mut stack = vec![&VERBATIM];
+    while let Some(dir) = stack.pop() {
+        for file in dir.files() {
+            out.push((file.path().to_string_lossy().into_owned(), file.contents()));
+        }
+        stack.extend(dir.dirs());
+    }
+    out.sort();
+    out
+}
 
 pub struct Templates {
     registry: Handlebars<'static>,

@@ -181,7 +181,29 @@ fn a_broken_ebuild_fails_its_entry_and_points_at_the_log() {
         "src_install() {\n\tdie \"deliberately broken for nbgen's test\"\n",
         1,
     );
-    std::fs::write(&ebuild, text).unwrap();
+    std::fs::write(&ebuild, &text).unwrap();
+    // The Manifest is thick: portage refuses an ebuild whose EBUILD line does not match it, so the
+    // broken ebuild gets its own line, as a maintainer's regen would write it.
+    let manifest = broken.join("sys-block/qla2x00-driver/Manifest");
+    let name = "qla2x00-driver-7.00.01.ebuild";
+    let line = nbgen::manifest::entry_line(
+        nbgen::manifest::Kind::Ebuild,
+        name,
+        &nbgen::manifest::measure_bytes(text.as_bytes()),
+    );
+    let lines: Vec<String> = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("EBUILD {name} ")) {
+                line.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert!(lines.contains(&line));
+    std::fs::write(&manifest, lines.join("\n") + "\n").unwrap();
 
     let results2 = dir.path().join("results2");
     let out = nbgen(

@@ -12,7 +12,10 @@ uri = "mirror://gentoo/demo-1.tar.bz2"
 "#
 );
 
-// SHA-256, SHA-512 and BLAKE2b-512 of "abc" (FIPS 180-2; RFC 7693 appendix A).
+// SHA-1, SHA-256, SHA-512 and BLAKE2b-512 of "abc" (FIPS 180-2; RFC 7693 appendix A) and its
+// RIPEMD-160 (the algorithm's reference vectors).
+const ABC_SHA1: &str = "a9993e364706816aba3e25717850c26c9cd0d89d";
+const ABC_RMD160: &str = "8eb208f7e05d987a9b044a8e98c6b087f15a0bfc";
 const ABC_SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 const ABC_BLAKE2B: &str = "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d17d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923";
 const ABC_SHA512: &str = "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
@@ -32,7 +35,7 @@ fn digest_prints_the_full_dist_line() {
     assert_eq!(
         out,
         format!(
-            "DIST demo-1.tar.bz2 3 BLAKE2B {ABC_BLAKE2B} SHA256 {ABC_SHA256} SHA512 {ABC_SHA512}\n"
+            "DIST demo-1.tar.bz2 3 BLAKE2B {ABC_BLAKE2B} RMD160 {ABC_RMD160} SHA1 {ABC_SHA1} SHA256 {ABC_SHA256} SHA512 {ABC_SHA512}\n"
         )
     );
 }
@@ -52,14 +55,20 @@ fn unpinned_distfile_gets_no_dist_line_until_pinned() {
         err.contains("demo-1.tar.bz2: unpinned, no DIST line"),
         "{err}"
     );
-    assert!(!ws.overlay().join("sys-libs/lib-compat/Manifest").exists());
+    let manifest =
+        std::fs::read_to_string(ws.overlay().join("sys-libs/lib-compat/Manifest")).unwrap();
+    assert!(!manifest.contains("DIST "), "{manifest}");
+    assert!(
+        manifest.contains("EBUILD lib-compat-1.4.ebuild "),
+        "{manifest}"
+    );
 
     let (out, _) = ws.run(
         &["pin", file.to_str().unwrap(), "--source", "test vector"],
         0,
     );
     assert!(
-        out.contains("demo-1.tar.bz2: recorded BLAKE2B SHA256 SHA512"),
+        out.contains("demo-1.tar.bz2: recorded BLAKE2B RMD160 SHA1 SHA256 SHA512"),
         "{out}"
     );
     let spec = ws.spec();
@@ -71,10 +80,15 @@ fn unpinned_distfile_gets_no_dist_line_until_pinned() {
     assert!(spec.contains("(test vector)"), "{spec}");
     let manifest =
         std::fs::read_to_string(ws.overlay().join("sys-libs/lib-compat/Manifest")).unwrap();
+    let dist: String = manifest
+        .lines()
+        .filter(|l| l.starts_with("DIST "))
+        .map(|l| format!("{l}\n"))
+        .collect();
     assert_eq!(
-        manifest,
+        dist,
         format!(
-            "DIST demo-1.tar.bz2 3 BLAKE2B {ABC_BLAKE2B} SHA256 {ABC_SHA256} SHA512 {ABC_SHA512}\n"
+            "DIST demo-1.tar.bz2 3 BLAKE2B {ABC_BLAKE2B} RMD160 {ABC_RMD160} SHA1 {ABC_SHA1} SHA256 {ABC_SHA256} SHA512 {ABC_SHA512}\n"
         )
     );
     // Pinning the same file again changes nothing.
@@ -91,10 +105,12 @@ fn pin_completes_a_historical_sha256_and_keeps_its_source() {
         "{SPEC}size = 3\nsha256 = \"{ABC_SHA256}\"\nsource = \"an old Manifest\"\n"
     ));
     let (out, _) = ws.run(&["pin", file.to_str().unwrap()], 0);
-    assert!(out.contains("recorded BLAKE2B SHA512"), "{out}");
+    assert!(out.contains("recorded BLAKE2B RMD160 SHA1 SHA512"), "{out}");
     let spec = ws.spec();
     assert!(
-        spec.contains("source = \"an old Manifest; BLAKE2B SHA512 computed by `nbgen pin`"),
+        spec.contains(
+            "source = \"an old Manifest; BLAKE2B RMD160 SHA1 SHA512 computed by `nbgen pin`"
+        ),
         "{spec}"
     );
 }

@@ -63,3 +63,32 @@ fn portage_computes_the_same_dist_lines_as_nbgen() {
     assert_eq!(ours.len(), 3);
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn portage_writes_the_same_thick_manifests_as_nbgen() {
+    let Some(nb_tools) = tools() else { return };
+    let ws = Ws::copy();
+    ws.run(&["regen"], 0);
+    let out = Command::new(repo_root().join("ci/portage-manifest"))
+        .arg(ws.overlay())
+        .env("NB_TOOLS", &nb_tools)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ci/portage-manifest failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = String::from_utf8(out.stdout).unwrap();
+    let mut packages = 0;
+    for block in theirs.split("== ").skip(1) {
+        let (pkg, lines) = block.split_once('\n').unwrap();
+        let ours = std::fs::read_to_string(ws.overlay().join(pkg).join("Manifest")).unwrap();
+        let ours: Vec<&str> = ours.lines().filter(|l| !l.starts_with("DIST ")).collect();
+        let theirs: Vec<&str> = lines.lines().collect();
+        assert!(!theirs.is_empty(), "{pkg}: portage listed nothing");
+        assert_eq!(ours, theirs, "{pkg}: nbgen's Manifest vs portage's");
+        packages += 1;
+    }
+    assert_eq!(packages, 3, "{theirs}");
+}

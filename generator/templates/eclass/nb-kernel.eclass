@@ -258,3 +258,12 @@ nb-kernel_check_config() {
 }
 
 fi
+
+# @FUNCTION: nb-kernel_repo
+# @DESCRIPTION:
+# Print the repository the ebuild was read from, for messages that name a file
+# in it (today's portage copies FILESDIR into the build directory, which is
+# gone when the user reads the message).
+nb-kernel_repo() {
+	printf '%s\n' "${EBUILD%/*/*/*}"
+}
