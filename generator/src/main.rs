@@ -275,13 +275,17 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 "results: {} (summary.json, junit.xml)",
                 run.results_dir.display()
             );
-            let failed = run
-                .results
-                .iter()
-                .filter(|r| r.status == nbgen::report::Status::Failed)
-                .count();
-            let passed = run.results.len() - failed;
-            println!("{passed} passed, {failed} failed");
+            let count =
+                |s: nbgen::report::Status| run.results.iter().filter(|r| r.status == s).count();
+            let failed = count(nbgen::report::Status::Failed);
+            // Skipped entries (their stage cannot be had here) are neither passed nor failed.
+            let skipped = count(nbgen::report::Status::Skipped);
+            let passed = run.results.len() - failed - skipped;
+            if skipped > 0 {
+                println!("{passed} passed, {failed} failed, {skipped} SKIPPED");
+            } else {
+                println!("{passed} passed, {failed} failed");
+            }
             Ok(if failed == 0 {
                 EXIT_OK
             } else {

@@ -53,6 +53,8 @@ struct RawStage {
     url: Option<Spanned<String>>,
     path: Option<Spanned<String>>,
     script: Option<Spanned<String>>,
+    /// Arguments of a script stage (ci/make-era-stage's portage version and pycrypto choice).
+    args: Option<Vec<Spanned<String>>>,
     sha512: Option<Spanned<String>>,
 }
 
@@ -88,6 +90,9 @@ struct RawEntry {
     profile: Option<Spanned<String>>,
     fixture: Option<Spanned<bool>>,
     stage: Option<Spanned<RawStage>>,
+    #[serde(default)]
+    require_features: Vec<Spanned<String>>,
+    refuse_distfile: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +133,12 @@ pub struct Entry {
     pub stage: Stage,
     /// A fixture kernel tree rather than a real kernel: reports must say so.
     pub fixture: bool,
+    /// FEATURES that portage must have on in the stage (`strict` for the era stages), checked
+    /// before anything is emerged.
+    pub require_features: Vec<String>,
+    /// A distfile that the entry replaces by bytes of the same size and other content: every
+    /// package of the entry passes only when portage refuses that file.
+    pub refuse_distfile: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +212,8 @@ pub enum Stage {
     /// it. The script also writes `<tarball>.sha512`, which is what the tarball is checked against.
     Script {
         script: PathBuf,
+        /// Arguments given to the script, e.g. `["2.1.1", "no-pycrypto"]`.
+        args: Vec<String>,
     },
 }
 
@@ -281,6 +294,9 @@ static PROFILE: LazyLock<Regex> = LazyLock::new(|| {
 static FIXTURE_VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^2\.[46]\.[0-9]+$").unwrap());
 static SHA512: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{128}$").unwrap());
+static SCRIPT_ARG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*$").unwrap());
+static FEATURE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").unwrap());
 
 /// The one patch make-kernel applies to a fixture tree when INTERMODULE is patched or
 /// built-patched; an entry lists it so that what the report says about the tree is true.
@@ -428,6 +444,16 @@ impl Ctx<'_> {
                     ))
                 }
             };
+            let require_features = e
+                .require_features
+                .iter()
+                .map(|f| self.matching(f, &FEATURE, "FEATURES token (want [a-z0-9-]+)"))
+                .collect::<Result<Vec<_>>>()?;
+            let refuse_distfile = e
+                .refuse_distfile
+                .as_ref()
+                .map(|f| self.matching(f, &FILE_NAME, "refuse_distfile (a distfile name)"))
+                .transpose()?;
             entries.push(Entry {
                 location: self.loc.of(&e.name),
                 name,
@@ -440,6 +466,8 @@ impl Ctx<'_> {
                 profile,
                 stage,
                 fixture: is_fixture,
+                require_features,
+                refuse_distfile,
             });
         }
         let stand_ins = match &raw.stand_ins {
@@ -563,6 +591,15 @@ impl Ctx<'_> {
     fn stage(&self, s: &Spanned<RawStage>) -> Result<Stage> {
         let raw = s.get_ref();
         let sha512 = self.sha512(&raw.sha512)?;
+        if let (Some(args), None) = (&raw.args, &raw.script) {
+            let at = args
+                .first()
+                .map_or_else(|| self.loc.of(s), |a| self.loc.of(a));
+            return Err(Error::input(
+                at,
+                "args: only a script stage takes arguments",
+            ));
+        }
         match (&raw.url, &raw.path, &raw.script) {
             (Some(u), None, None) => Ok(Stage::Url(Download {
                 url: self.url(u)?,
@@ -586,7 +623,15 @@ impl Ctx<'_> {
                         format!("no script {} in the workspace", script.get_ref()),
                     ));
                 }
-                Ok(Stage::Script { script: path })
+                let args = raw
+                    .args
+                    .iter()
+                    .flatten()
+                    .map(|a| {
+                        self.matching(a, &SCRIPT_ARG, "script argument (want [A-Za-z0-9_.=+-])")
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Stage::Script { script: path, args })
             }
             _ => Err(self.err(s, "a stage needs exactly one of url, path or script")),
         }
@@ -921,7 +966,8 @@ sha512 = "SHA"
         assert_eq!(
             a.stage,
             Stage::Script {
-                script: r.path().join("ci/make-stage")
+                script: r.path().join("ci/make-stage"),
+                args: vec![],
             }
         );
         assert!(!b.fixture);
@@ -998,6 +1044,36 @@ sha512 = "SHA"
     }
 
     #[test]
+    fn stage_args_features_and_refusals_are_checked() {
+        let text = good().replace(
+            "stage3.tar.bz2\"\n",
+            "stage3.tar.bz2\"\nargs = [\"2.1.1\"]\n",
+        );
+        let msg = fails_at(&text, line_of(&text, "args = "));
+        assert!(msg.contains("only a script stage takes arguments"), "{msg}");
+        let text = good().replace(
+            "fixture = true\n",
+            "fixture = true\nrequire_features = [\"Strict!\"]\n",
+        );
+        let msg = fails_at(&text, line_of(&text, "Strict!"));
+        assert!(msg.contains("FEATURES token"), "{msg}");
+        let text = good().replace(
+            "fixture = true\n",
+            "fixture = true\nrefuse_distfile = \"../x\"\n",
+        );
+        let msg = fails_at(&text, line_of(&text, "../x"));
+        assert!(msg.contains("refuse_distfile"), "{msg}");
+        let text = good().replace(
+            "fixture = true\n",
+            "fixture = true\nrequire_features = [\"strict\"]\n",
+        );
+        assert_eq!(
+            parse(&text).unwrap().entries[0].require_features,
+            ["strict"]
+        );
+    }
+
+    #[test]
     fn missing_defaults_are_named_at_the_entry() {
         let g = good();
         let entry_line = |t: &str| line_of(t, "name = \"linux-2.6.16-fixture\"");
@@ -1065,6 +1141,25 @@ sha512 = "SHA"
                     m.path.display()
                 );
             }
+        }
+        // The era entries: offline, strict, each portage version with a wrong-distfile entry.
+        let era_local = Matrix::load(&root.join("ci/matrix-era-local.toml"), root).unwrap();
+        assert!(era_local.downloads().is_empty());
+        for e in &era_local.entries {
+            assert_eq!(e.require_features, ["strict"], "{}", e.name);
+            assert!(matches!(&e.stage, Stage::Script { args, .. } if args.len() == 2));
+        }
+        for v in ["2.1.1", "2.1.2.2"] {
+            let on_v: Vec<&Entry> = era_local
+                .entries
+                .iter()
+                .filter(|e| matches!(&e.stage, Stage::Script { args, .. } if args[0] == v))
+                .collect();
+            assert!(on_v.iter().any(|e| e.refuse_distfile.is_some()), "{v}");
+            assert!(
+                on_v.iter().filter(|e| e.refuse_distfile.is_none()).count() >= 3,
+                "{v}"
+            );
         }
         // The lock file is one `Lock::load` accepts, written as `Lock::save` writes it.
         let lock = Lock::load(&era.lock_path()).unwrap();

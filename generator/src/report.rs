@@ -30,6 +30,9 @@ pub enum Status {
     Failed,
     /// Not run: a previous run passed with the same inputs.
     SkippedCached,
+    /// Not run: what it needs cannot be had here (the entry's `skip_reason` says what). Neither
+    /// passed nor failed.
+    Skipped,
 }
 
 impl Status {
@@ -38,6 +41,7 @@ impl Status {
             Status::Passed => "passed",
             Status::Failed => "failed",
             Status::SkippedCached => "skipped-cached",
+            Status::Skipped => "skipped",
         }
     }
 }
@@ -51,6 +55,8 @@ pub enum Outcome {
     /// Never started, because the entry failed before it (see the entry's failure).
     NotRun,
     SkippedCached,
+    /// The entry was skipped (see its `skip_reason`).
+    Skipped,
 }
 
 impl Outcome {
@@ -60,6 +66,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::NotRun => "not-run",
             Outcome::SkippedCached => "skipped-cached",
+            Outcome::Skipped => "skipped",
         }
     }
 }
@@ -101,6 +108,30 @@ pub struct EntryResult {
     /// The first failure of the entry: a package's, or the entry's own before any package ran.
     pub failure: Option<Failure>,
     pub packages: Vec<PackageResult>,
+    /// Why a [`Status::Skipped`] entry did not run.
+    pub skip_reason: Option<String>,
+}
+
+impl EntryResult {
+    /// An entry that cannot run here, with every package skipped for `reason`.
+    pub fn skipped(name: &str, atoms: &[String], reason: &str) -> EntryResult {
+        EntryResult {
+            name: name.to_string(),
+            status: Status::Skipped,
+            duration: Duration::ZERO,
+            failure: None,
+            packages: atoms
+                .iter()
+                .map(|atom| PackageResult {
+                    atom: atom.clone(),
+                    outcome: Outcome::Skipped,
+                    duration: None,
+                    failure: None,
+                })
+                .collect(),
+            skip_reason: Some(reason.to_string()),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -121,6 +152,7 @@ struct Totals {
     passed: usize,
     failed: usize,
     skipped_cached: usize,
+    skipped: usize,
     packages: usize,
     packages_failed: usize,
 }
@@ -131,6 +163,8 @@ struct EntryJson<'a> {
     status: Status,
     duration_seconds: f64,
     failure: Option<&'a Failure>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skip_reason: Option<&'a str>,
     packages: Vec<PackageJson<'a>>,
 }
 
@@ -157,6 +191,7 @@ fn totals(results: &[EntryResult]) -> Totals {
             Status::Passed => t.passed += 1,
             Status::Failed => t.failed += 1,
             Status::SkippedCached => t.skipped_cached += 1,
+            Status::Skipped => t.skipped += 1,
         }
         t.packages += r.packages.len();
         t.packages_failed += r
@@ -181,6 +216,7 @@ pub fn summary_json(matrix: &str, results: &[EntryResult]) -> String {
                 status: r.status,
                 duration_seconds: seconds(r.duration),
                 failure: r.failure.as_ref(),
+                skip_reason: r.skip_reason.as_deref(),
                 packages: r
                     .packages
                     .iter()
@@ -214,6 +250,7 @@ pub fn junit_xml(matrix: &str, results: &[EntryResult]) -> Result<String> {
             let status = match (r.status, &r.failure) {
                 (Status::Passed, _) => TestCaseStatus::success(),
                 (Status::SkippedCached, _) => skipped_cached(),
+                (Status::Skipped, _) => skipped(r),
                 (Status::Failed, f) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     if let Some(f) = f {
@@ -233,6 +270,7 @@ pub fn junit_xml(matrix: &str, results: &[EntryResult]) -> Result<String> {
             let status = match p.outcome {
                 Outcome::Passed => TestCaseStatus::success(),
                 Outcome::SkippedCached => skipped_cached(),
+                Outcome::Skipped => skipped(r),
                 Outcome::Failed => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     match &p.failure {
@@ -270,6 +308,15 @@ pub fn junit_xml(matrix: &str, results: &[EntryResult]) -> Result<String> {
     })
 }
 
+fn skipped(r: &EntryResult) -> TestCaseStatus {
+    let mut s = TestCaseStatus::skipped();
+    s.set_message(format!(
+        "SKIPPED: {}",
+        r.skip_reason.as_deref().unwrap_or("no reason given")
+    ));
+    s
+}
+
 fn skipped_cached() -> TestCaseStatus {
     let mut s = TestCaseStatus::skipped();
     s.set_message("cached: passed before with the same inputs");
@@ -305,10 +352,11 @@ pub fn table(results: &[EntryResult]) -> String {
                 r.status.as_str().to_string(),
                 format_duration(r.duration),
                 format!("{passed}/{} passed", r.packages.len()),
-                r.failure
-                    .as_ref()
-                    .map(|f| format!("{} ({})", f.phase, f.log.display()))
-                    .unwrap_or_default(),
+                match (&r.failure, &r.skip_reason) {
+                    (Some(f), _) => format!("{} ({})", f.phase, f.log.display()),
+                    (None, Some(why)) => format!("SKIPPED: {why}"),
+                    (None, None) => String::new(),
+                },
             ]
         })
         .collect();
@@ -337,9 +385,13 @@ pub fn table(results: &[EntryResult]) -> String {
     }
     let t = totals(results);
     out.push_str(&format!(
-        "{} entries: {} passed, {} failed, {} skipped (cached)\n",
+        "{} entries: {} passed, {} failed, {} skipped (cached)",
         t.entries, t.passed, t.failed, t.skipped_cached
     ));
+    if t.skipped > 0 {
+        out.push_str(&format!(", {} SKIPPED (cannot run here)", t.skipped));
+    }
+    out.push('\n');
     out
 }
 
@@ -379,6 +431,7 @@ mod tests {
                     pkg("app-backup/netbackup-support", Outcome::Passed, None),
                     pkg(">=sys-block/qla2x00-driver-8", Outcome::Passed, None),
                 ],
+                skip_reason: None,
             },
             EntryResult {
                 name: "linux-2.6.16-fixture".into(),
@@ -393,6 +446,7 @@ mod tests {
                         Some(compile),
                     ),
                 ],
+                skip_reason: None,
             },
             EntryResult {
                 name: "linux-2.4.27-smp".into(),
@@ -408,6 +462,7 @@ mod tests {
                     duration: None,
                     failure: None,
                 }],
+                skip_reason: None,
             },
             EntryResult {
                 name: "linux-2.6.18".into(),
@@ -415,6 +470,7 @@ mod tests {
                 duration: Duration::ZERO,
                 failure: None,
                 packages: vec![pkg("sys-libs/lib-compat", Outcome::SkippedCached, None)],
+                skip_reason: None,
             },
         ]
     }
@@ -481,6 +537,7 @@ mod tests {
                 log: "logs/<odd> & 'file'.log".into(),
             }),
             packages: vec![],
+            skip_reason: None,
         }];
         let xml = junit_xml(odd, &r).unwrap();
         assert!(!xml.contains("a<b>"), "{xml}");
@@ -521,6 +578,49 @@ mod tests {
             "4 entries: 1 passed, 2 failed, 1 skipped (cached)"
         );
         assert_eq!(format_duration(Duration::from_millis(12_345)), "12.3s");
+    }
+
+    #[test]
+    fn a_skipped_entry_says_why_everywhere_and_never_passes() {
+        let why = "bash-3.1.tar.xz: not in /nowhere/era";
+        let atoms = ["sys-libs/lib-compat".to_string()];
+        let mut r = results();
+        r.push(EntryResult::skipped("era-2.1.1-fixture", &atoms, why));
+        let v: serde_json::Value = serde_json::from_str(&summary_json("m.toml", &r)).unwrap();
+        assert_eq!(v["totals"]["passed"], 1);
+        assert_eq!(v["totals"]["skipped"], 1);
+        assert_eq!(v["entries"][4]["status"], "skipped");
+        assert_eq!(v["entries"][4]["skip_reason"], why);
+        assert_eq!(v["entries"][4]["packages"][0]["outcome"], "skipped");
+        assert!(v["entries"][0].get("skip_reason").is_none());
+        let report = Report::deserialize_from_str(&junit_xml("m.toml", &r).unwrap()).unwrap();
+        let suite = &report.test_suites[0];
+        assert_eq!(suite.skipped, 2);
+        let case = suite.test_cases.last().unwrap();
+        let TestCaseStatus::Skipped { message, .. } = &case.status else {
+            panic!("{:?}", case.status)
+        };
+        assert_eq!(
+            message.as_ref().unwrap().as_str(),
+            format!("SKIPPED: {why}")
+        );
+        let t = table(&r);
+        let row = t
+            .lines()
+            .find(|l| l.starts_with("era-2.1.1-fixture"))
+            .unwrap();
+        let cells: Vec<&str> = row.split("  ").filter(|c| !c.trim().is_empty()).collect();
+        assert_eq!(
+            cells[1..].iter().map(|c| c.trim()).collect::<Vec<_>>(),
+            ["skipped", "0.0s", "0/1 passed", &format!("SKIPPED: {why}")],
+            "{t}"
+        );
+        assert!(
+            t.ends_with(
+                "5 entries: 1 passed, 2 failed, 1 skipped (cached), 1 SKIPPED (cannot run here)\n"
+            ),
+            "{t}"
+        );
     }
 
     #[test]

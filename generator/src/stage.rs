@@ -13,21 +13,39 @@ use crate::manifest;
 use crate::matrix::{Download, Lock, Stage};
 use crate::workspace::Workspace;
 
-/// The verified stage tarball in the cache, and its SHA512.
+/// The exit status with which a stage script says that its sources cannot be had (automake's
+/// "skipped"); its last line on stdout, `unavailable: <reason>`, says why.
+pub const STAGE_UNAVAILABLE: i32 = 77;
+
+/// A stage: the verified tarball in the cache and its SHA512, or why it cannot be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Ready { tarball: PathBuf, sha512: String },
+    Unavailable { reason: String },
+}
+
+/// The verified stage tarball in the cache, and its SHA512; or, for a script stage that exits
+/// with [`STAGE_UNAVAILABLE`], the reason it gave.
 pub fn resolve_stage(
     ws: &Workspace,
     stage: &Stage,
     fetcher: &Fetcher,
     lock: &mut Lock,
-) -> Result<(PathBuf, String)> {
+) -> Result<Resolved> {
+    let ready = |(tarball, sha512)| Resolved::Ready { tarball, sha512 };
     match stage {
-        Stage::Script { script } => {
+        Stage::Script { script, args } => {
             let path = ws.root.join(script);
             eprintln!(
-                "nbgen test: running {} (builds the stage when its inputs changed)",
-                script.display()
+                "nbgen test: running {}{}{} (builds the stage when its inputs changed)",
+                script.display(),
+                if args.is_empty() { "" } else { " " },
+                args.join(" ")
             );
-            let out = run_checked(Command::new("bash").arg(&path).current_dir(&ws.root), &path)?;
+            let out = match run_stage_script(&ws.root, &path, args)? {
+                Ok(stdout) => stdout,
+                Err(reason) => return Ok(Resolved::Unavailable { reason }),
+            };
             let tarball = PathBuf::from(
                 out.lines()
                     .rev()
@@ -44,7 +62,7 @@ pub fn resolve_stage(
                 .to_string();
             let expected = Expected::new("sha512", &sha512)?;
             let cached = fetcher.fetch(&tarball.display().to_string(), &expected)?;
-            Ok((cached, sha512))
+            Ok(ready((cached, sha512)))
         }
         Stage::Path { path, sha512 } => {
             let path = ws.root.join(path);
@@ -56,10 +74,47 @@ pub fn resolve_stage(
                 &path.display().to_string(),
                 &Expected::new("sha512", &sha512)?,
             )?;
-            Ok((cached, sha512))
+            Ok(ready((cached, sha512)))
         }
-        Stage::Url(d) => fetch_download(d, fetcher, lock),
+        Stage::Url(d) => fetch_download(d, fetcher, lock).map(ready),
     }
+}
+
+/// Runs a stage script in `root`: its stdout, or (exit status [`STAGE_UNAVAILABLE`]) the reason
+/// its sources cannot be had. Any other failure is an error naming the script.
+fn run_stage_script(
+    root: &Path,
+    script: &Path,
+    args: &[String],
+) -> Result<std::result::Result<String, String>> {
+    let out = Command::new("bash")
+        .arg(script)
+        .args(args)
+        .current_dir(root)
+        .output()
+        .at(script)?;
+    if out.status.code() == Some(STAGE_UNAVAILABLE) {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        return Ok(Err(unavailable_reason(&stdout, script)));
+    }
+    checked_output(out, script).map(Ok)
+}
+
+/// The reason in a stage script's stdout: its last `unavailable: ` line; a script that gave none
+/// still gets a reason that names it.
+fn unavailable_reason(stdout: &str, script: &Path) -> String {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("unavailable: "))
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| {
+            format!(
+                "{} exited with {STAGE_UNAVAILABLE} (unavailable) without saying why",
+                script.display()
+            )
+        })
 }
 
 /// A download, verified against its digest from the matrix or the lock file. One that has none
@@ -96,7 +151,10 @@ pub fn fetch_download(
 
 /// Runs a command, returning its stdout; a failure is an error naming the program and its stderr.
 pub fn run_checked(cmd: &mut Command, what: &Path) -> Result<String> {
-    let out = cmd.output().at(what)?;
+    checked_output(cmd.output().at(what)?, what)
+}
+
+fn checked_output(out: std::process::Output, what: &Path) -> Result<String> {
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let tail: Vec<&str> = err.lines().rev().take(8).collect();
@@ -141,4 +199,55 @@ pub fn unpack_snapshot(tarball: &Path, sha512: &str, cache: &Path) -> Result<Pat
                 "no portage tree (no profiles/) in the snapshot",
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        let path = dir.join("make-x-stage");
+        fs::write(&path, body).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_stage_script_can_say_its_sources_are_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = script(
+            dir.path(),
+            "echo progress >&2\necho 'unavailable: bash-3.1.tar.xz: not in /x/era'\nexit 77\n",
+        );
+        let got = run_stage_script(dir.path(), &s, &[]).unwrap();
+        assert_eq!(got, Err("bash-3.1.tar.xz: not in /x/era".to_string()));
+        // Without a reason line the script is still named.
+        let s = script(dir.path(), "exit 77\n");
+        let why = run_stage_script(dir.path(), &s, &[]).unwrap().unwrap_err();
+        assert!(why.contains("make-x-stage exited with 77"), "{why}");
+    }
+
+    #[test]
+    fn a_failing_stage_script_is_an_error_not_a_skip() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = script(
+            dir.path(),
+            "echo 'unavailable: no'\necho broken >&2\nexit 1\n",
+        );
+        let err = run_stage_script(dir.path(), &s, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("make-x-stage") && err.contains("broken"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_stage_script_gets_its_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = script(dir.path(), "printf '%s|' \"$@\"\n");
+        let args = ["2.1.1".to_string(), "no-pycrypto".to_string()];
+        let got = run_stage_script(dir.path(), &s, &args).unwrap();
+        assert_eq!(got, Ok("2.1.1|no-pycrypto|".to_string()));
+    }
 }

@@ -26,7 +26,7 @@ use crate::manifest;
 use crate::matrix::{Entry, Kernel, Lock, Matrix};
 use crate::render;
 use crate::report::{self, EntryResult, Failure, Outcome, PackageResult, Status};
-use crate::stage::{fetch_download, resolve_stage, run_checked, unpack_snapshot};
+use crate::stage::{fetch_download, resolve_stage, run_checked, unpack_snapshot, Resolved};
 use crate::tree;
 use crate::workspace::Workspace;
 
@@ -34,7 +34,7 @@ use crate::workspace::Workspace;
 const MAKE_KERNEL: &str = "ci/ebuild-tests/make-kernel";
 
 /// Bumped when the build script changes, so cached results of an older script are not reused.
-const SCRIPT_VERSION: &str = "nbgen-test-1";
+const SCRIPT_VERSION: &str = "nbgen-test-2";
 
 pub struct Options {
     pub matrix: PathBuf,
@@ -103,26 +103,32 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
     // What the entries build on is acquired first, where the lock file can be written. A failure
     // here fails the entries that need it (its phase: fetch-stage, import-stage, fetch-kernel,
     // fetch-snapshot), not the run: every entry still gets a result and the reports are written.
-    // One image per distinct stage.
-    let mut images: BTreeMap<String, Acquired<(Image, String)>> = BTreeMap::new();
+    // One image per distinct stage; a stage whose sources cannot be had skips its entries (the
+    // inner Err, its reason).
+    let mut images: BTreeMap<String, Acquired<StageImage>> = BTreeMap::new();
     for entry in &entries {
         let key = format!("{:?}", entry.stage);
         if images.contains_key(&key) {
             continue;
         }
-        let image = resolve_stage(ws, &entry.stage, &fetcher, &mut lock)
-            .map_err(|e| Lacking::new("fetch-stage", e))
-            .and_then(|(tarball, sha512)| {
+        let image = match resolve_stage(ws, &entry.stage, &fetcher, &mut lock) {
+            Err(e) => Err(Lacking::new("fetch-stage", e)),
+            Ok(Resolved::Ready { tarball, sha512 }) => {
                 eprintln!(
                     "nbgen test: stage {} (sha512 {}...)",
                     tarball.display(),
                     &sha512[..16]
                 );
-                let image = engine
+                engine
                     .prepare(&tarball, &sha512)
-                    .map_err(|e| Lacking::new("import-stage", e))?;
-                Ok((image, sha512))
-            });
+                    .map(|image| Ok((image, sha512)))
+                    .map_err(|e| Lacking::new("import-stage", e))
+            }
+            Ok(Resolved::Unavailable { reason }) => {
+                eprintln!("nbgen test: SKIPPED: the stage of {}: {reason}", entry.name);
+                Ok(Err(reason))
+            }
+        };
         images.insert(key, image);
     }
     let mut kernels: BTreeMap<String, Acquired<PathBuf>> = BTreeMap::new();
@@ -170,7 +176,8 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
                 bar.set_prefix(entry.name.clone());
                 bar.enable_steady_tick(Duration::from_millis(200));
                 let result = match &images[&format!("{:?}", entry.stage)] {
-                    Ok((image, stage_sha)) => ctx.run_entry(entry, image, stage_sha, &bar),
+                    Ok(Ok((image, stage_sha))) => ctx.run_entry(entry, image, stage_sha, &bar),
+                    Ok(Err(reason)) => EntryResult::skipped(&entry.name, &entry.packages, reason),
                     Err(lacking) => ctx.not_run(entry, lacking),
                 };
                 bar.finish_with_message(result.status.as_str().to_string());
@@ -274,6 +281,9 @@ fn tree_hash(tree: &render::Tree) -> String {
     hex::encode(h.finalize())
 }
 
+/// A stage's image and SHA512, or the reason its entries are skipped.
+type StageImage = std::result::Result<(Image, String), String>;
+
 /// Something the entries build on, or why it could not be had.
 type Acquired<T> = std::result::Result<T, Lacking>;
 
@@ -315,6 +325,7 @@ fn failed_before(entry: &Entry, start: Instant, phase: &str, log: PathBuf) -> En
                 failure: None,
             })
             .collect(),
+        skip_reason: None,
     }
 }
 
@@ -383,6 +394,7 @@ impl EntryCtx<'_> {
                         failure: None,
                     })
                     .collect(),
+                skip_reason: None,
             };
         }
         let _ = fs::remove_dir_all(&dir);
@@ -458,6 +470,7 @@ impl EntryCtx<'_> {
             duration: start.elapsed(),
             failure,
             packages,
+            skip_reason: None,
         }
     }
 
@@ -560,8 +573,13 @@ fn script(entry: &Entry) -> String {
         r#"set -u
 conf=/etc/portage/make.conf
 [ -f "$conf" ] || conf=/etc/make.conf
-gentoo=$(portageq get_repo_path / gentoo 2>/dev/null) || gentoo=""
-[ -n "$gentoo" ] || gentoo=$(portageq portdir 2>/dev/null) || gentoo=/usr/portage
+# portage 2.1's portageq knows no get_repo_path: it prints its usage and exits 0.
+if [ -d /etc/portage/repos.conf ]; then
+	gentoo=$(portageq get_repo_path / gentoo 2>/dev/null) || gentoo=""
+else
+	gentoo=$(portageq portdir 2>/dev/null) || gentoo=""
+fi
+[ -n "$gentoo" ] || gentoo=/usr/portage
 if [ -d /etc/portage/repos.conf ]; then
 	ln -sfn "$gentoo/profiles/"{profile} /etc/portage/make.profile || exit 3
 	printf '[nb-overlay]\nlocation = /var/db/repos/nb-overlay\nauto-sync = no\n' >/etc/portage/repos.conf/nb-overlay.conf || exit 3
@@ -577,8 +595,8 @@ FEATURES="${{FEATURES}} buildpkg"
 PKGDIR="/out/packages"
 PORTAGE_LOGDIR="/out/build-logs"
 EOF
-{prepare_kernel}emerge --info >/out/emerge-info.txt 2>&1
-: >/out/packages.tsv
+{refuse}{prepare_kernel}emerge --info >/out/emerge-info.txt 2>&1
+{features}: >/out/packages.tsv
 i=0
 for atom in {atoms}; do
 	i=$((i + 1))
@@ -597,7 +615,52 @@ done
         keywords = entry.accept_keywords.clone().unwrap_or_default(),
         use_flags = entry.use_flags.join(" "),
         atoms = atoms.join(" "),
+        features = require_features(entry),
+        refuse = refuse_distfile(entry),
     )
+}
+
+/// Stops the script (exit 3, before any package) unless portage has each required FEATURES
+/// token on.
+fn require_features(entry: &Entry) -> String {
+    entry
+        .require_features
+        .iter()
+        .map(|f| {
+            format!(
+                r#"case " $(portageq envvar FEATURES) " in *' {f} '*) ;; *) echo 'FEATURES lack {f}: see /out/emerge-info.txt' >&2; exit 3 ;; esac
+"#
+            )
+        })
+        .collect()
+}
+
+/// For an entry that proves a wrong distfile is refused: a private DISTDIR holding the
+/// distfiles, with the named one replaced by bytes of the same size and other content (every
+/// byte changed), so the shared distfiles stay intact.
+fn refuse_distfile(entry: &Entry) -> String {
+    let Some(name) = &entry.refuse_distfile else {
+        return String::new();
+    };
+    format!(
+        r#"nb_dist=/var/tmp/nb-distfiles
+mkdir -p "$nb_dist" && cp -pR /var/cache/distfiles/. "$nb_dist/" || exit 3
+f="$nb_dist/"{name}
+[ -f "$f" ] || {{ echo "refuse_distfile: no "{name}" among the distfiles" >&2; exit 3; }}
+tr '\000-\377' '\377\000-\376' <"$f" >"$f.new" && mv "$f.new" "$f" || exit 3
+echo 'DISTDIR="/var/tmp/nb-distfiles"' >>"$conf" || exit 3
+"#,
+        name = shell_word(name)
+    )
+}
+
+/// What portage prints when a distfile already in DISTDIR fails its Manifest's digests: 2.1.x
+/// names the file (`!!! Previously fetched file: 'NAME'`), today's portage its path.
+fn refused(log: &str, distfile: &str) -> bool {
+    log.lines()
+        .filter_map(|l| l.split_once("Previously fetched file: '"))
+        .filter_map(|(_, rest)| rest.strip_suffix('\''))
+        .any(|file| file == distfile || file.ends_with(&format!("/{distfile}")))
 }
 
 fn shell_word(s: &str) -> String {
@@ -621,6 +684,13 @@ fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> {
             atom.to_string(),
             (rc.parse().unwrap_or(1), secs.parse().unwrap_or(0), i + 1),
         );
+    }
+    if let Some(distfile) = &entry.refuse_distfile {
+        return entry
+            .packages
+            .iter()
+            .map(|atom| refusal_result(atom, by_atom.get(atom).copied(), distfile, dir))
+            .collect();
     }
     entry
         .packages
@@ -667,4 +737,139 @@ fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> {
             }
         })
         .collect()
+}
+
+/// A package of a `refuse_distfile` entry passes when its emerge failed because portage refused
+/// the altered distfile, and fails when the emerge went through or stopped for another reason.
+fn refusal_result(
+    atom: &str,
+    ran: Option<(i32, u64, usize)>,
+    distfile: &str,
+    dir: &Path,
+) -> PackageResult {
+    let Some((rc, secs, n)) = ran else {
+        return PackageResult {
+            atom: atom.to_string(),
+            outcome: Outcome::NotRun,
+            duration: None,
+            failure: None,
+        };
+    };
+    let log = dir.join(format!("out/logs/{n}.emerge.log"));
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    let failure = if rc == 0 {
+        Some("accepted-wrong-distfile")
+    } else if !refused(&text, distfile) {
+        Some("failed-without-refusing-distfile")
+    } else {
+        None
+    };
+    PackageResult {
+        atom: atom.to_string(),
+        outcome: if failure.is_none() {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        },
+        duration: Some(Duration::from_secs(secs)),
+        failure: failure.map(|phase| Failure {
+            phase: phase.to_string(),
+            log,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(extra: &str) -> Entry {
+        let text = format!(
+            r#"[stage]
+path = "stage.tar"
+[[entry]]
+name = "era-2.1.1-fixture"
+kernel = {{ fixture = {{ version = "2.6.18", smp = true, intermodule = "built" }} }}
+packages = ["sys-libs/lib-compat"]
+profile = "default/linux/x86"
+fixture = true
+{extra}
+"#
+        );
+        let m = Matrix::parse(Path::new("m.toml"), &text, Path::new("/nonexistent")).unwrap();
+        m.entries[0].clone()
+    }
+
+    #[test]
+    fn required_features_are_checked_before_any_package() {
+        let e = entry(r#"require_features = ["strict"]"#);
+        let s = script(&e);
+        let check = s.find("*' strict '*) ;;").expect(&s);
+        assert!(check < s.find("for atom in").unwrap(), "{s}");
+        assert!(!script(&entry("")).contains("FEATURES lack"));
+    }
+
+    #[test]
+    fn a_refusal_entry_alters_only_its_private_copy() {
+        let e = entry(r#"refuse_distfile = "lib-compat-1.4.tar.bz2""#);
+        let s = script(&e);
+        assert!(s.contains("f=\"$nb_dist/\"'lib-compat-1.4.tar.bz2'"), "{s}");
+        assert!(s.contains("DISTDIR=\"/var/tmp/nb-distfiles\""), "{s}");
+        // The script's byte rotation keeps the size and changes every byte.
+        let tr = s.lines().find(|l| l.starts_with("tr ")).expect(&s);
+        let tr = &tr[..tr.find(" <").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("d");
+        let bytes: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+        fs::write(&f, &bytes).unwrap();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!(r#"{tr} <"$1""#))
+            .arg("sh")
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_eq!(out.stdout.len(), bytes.len());
+        assert!(out.stdout.iter().zip(&bytes).all(|(a, b)| a != b));
+    }
+
+    #[test]
+    fn a_refusal_passes_only_when_portage_refused_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("out/logs")).unwrap();
+        let log = dir.path().join("out/logs/1.emerge.log");
+        let name = "lib-compat-1.4.tar.bz2";
+        fs::write(
+            &log,
+            format!(
+                "!!! Previously fetched file: '{name}'\n!!! Reason: Failed on SHA1 verification\n"
+            ),
+        )
+        .unwrap();
+        let r = refusal_result("sys-libs/lib-compat", Some((1, 3, 1)), name, dir.path());
+        assert_eq!((r.outcome, r.failure), (Outcome::Passed, None));
+        // Today's portage names the path; another file's refusal does not count.
+        assert!(refused(
+            &format!("!!! Previously fetched file: '/var/tmp/nb-distfiles/{name}'\n"),
+            name
+        ));
+        assert!(!refused(
+            &format!("!!! Previously fetched file: '/x/old-{name}'\n"),
+            name
+        ));
+        // Emerged anyway: the wrong file was accepted.
+        let r = refusal_result("sys-libs/lib-compat", Some((0, 3, 1)), name, dir.path());
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert_eq!(r.failure.unwrap().phase, "accepted-wrong-distfile");
+        // Failed, but for another reason (or for another file).
+        let r = refusal_result(
+            "sys-libs/lib-compat",
+            Some((1, 3, 1)),
+            "other.tar",
+            dir.path(),
+        );
+        assert_eq!(r.failure.unwrap().phase, "failed-without-refusing-distfile");
+        let r = refusal_result("sys-libs/lib-compat", None, name, dir.path());
+        assert_eq!(r.outcome, Outcome::NotRun);
+    }
 }

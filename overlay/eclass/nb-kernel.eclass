@@ -29,6 +29,15 @@ _NB_KERNEL_ECLASS=1
 # The configured kernel tree to build against.
 : "${KERNEL_DIR:=/usr/src/linux}"
 
+# @ECLASS_VARIABLE: KBUILD_OUTPUT
+# @USER_VARIABLE
+# @DEFAULT_UNSET
+# @DESCRIPTION:
+# The output tree of a kernel built with `make O=<dir>` when KERNEL_DIR is its
+# source tree, as kbuild reads it.  Not needed when KERNEL_DIR is the output
+# tree itself (for example /lib/modules/<release>/build): its Makefile names
+# the source tree.
+
 # @ECLASS_VARIABLE: CONFIG_CHECK
 # @DEFAULT_UNSET
 # @DESCRIPTION:
@@ -40,6 +49,18 @@ _NB_KERNEL_ECLASS=1
 # @OUTPUT_VARIABLE
 # @DESCRIPTION:
 # The kernel version as VERSION.PATCHLEVEL.SUBLEVEL; set by nb-kernel_setup.
+
+# @ECLASS_VARIABLE: NB_KV_SRC
+# @OUTPUT_VARIABLE
+# @DESCRIPTION:
+# The kernel's source tree (top Makefile, kernel/Makefile); set by
+# nb-kernel_setup.  The same as NB_KV_OUT unless the kernel was built with O=.
+
+# @ECLASS_VARIABLE: NB_KV_OUT
+# @OUTPUT_VARIABLE
+# @DESCRIPTION:
+# The kernel's output tree (.config, generated headers, System.map,
+# Module.symvers); set by nb-kernel_setup.
 
 # @ECLASS_VARIABLE: NB_KV_SERIES
 # @OUTPUT_VARIABLE
@@ -63,8 +84,16 @@ _NB_KERNEL_ECLASS=1
 # @DESCRIPTION:
 # Where the inter_module_* functions the QLogic drivers need come from; set by
 # nb-kernel_intermodule: "kernel" (2.4 and 2.6 up to 2.6.15 always have them),
-# "builtin" (2.6.16 and 2.6.17 built with intermodule.o), "module" (2.6.18 on,
-# where the driver must build its own module).
+# "builtin" (2.6.16 and 2.6.17 built with intermodule.o, or with the kernel's
+# own intermodule.ko), "module" (2.6.18 on, and 2.6.16/2.6.17 without it, where
+# the driver builds its own module, as QLogic's extras/build.sh does).
+
+# @ECLASS_VARIABLE: NB_INTERMODULE_PATCH
+# @OUTPUT_VARIABLE
+# @DESCRIPTION:
+# On 2.6.16 and 2.6.17 when NB_INTERMODULE is "module": the kernel patch that
+# is the alternative to the driver's own intermodule.ko; set by
+# nb-kernel_intermodule, shown by nb-kernel_intermodule_alternative.
 
 # @FUNCTION: nb-kernel_makefile_var
 # @USAGE: <VARIABLE>
@@ -72,7 +101,7 @@ _NB_KERNEL_ECLASS=1
 # Print the value of a top-level assignment (VERSION, PATCHLEVEL, SUBLEVEL,
 # EXTRAVERSION) in the kernel tree's Makefile.
 nb-kernel_makefile_var() {
-	sed -n -e "s/^$1[ 	]*=[ 	]*//p" "${KERNEL_DIR}/Makefile" | head -n 1
+	sed -n -e "s/^$1[ 	]*=[ 	]*//p" "${NB_KV_SRC:-${KERNEL_DIR}}/Makefile" | head -n 1
 }
 
 # @FUNCTION: nb-kernel_config
@@ -81,7 +110,7 @@ nb-kernel_makefile_var() {
 # Print the value of CONFIG_<OPTION> in the tree's .config (y, m, a string or a
 # number), or nothing when it is unset.
 nb-kernel_config() {
-	sed -n -e "s/^CONFIG_$1=//p" "${KERNEL_DIR}/.config" | head -n 1
+	sed -n -e "s/^CONFIG_$1=//p" "${NB_KV_OUT:-${KERNEL_DIR}}/.config" | head -n 1
 }
 
 # @FUNCTION: _nb-kernel_release
@@ -92,8 +121,8 @@ nb-kernel_config() {
 _nb-kernel_release() {
 	local f rel extra localver
 	for f in include/linux/utsrelease.h include/linux/version.h; do
-		[ -r "${KERNEL_DIR}/${f}" ] || continue
-		rel=$(sed -n -e 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "${KERNEL_DIR}/${f}" | head -n 1)
+		[ -r "${NB_KV_OUT}/${f}" ] || continue
+		rel=$(sed -n -e 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "${NB_KV_OUT}/${f}" | head -n 1)
 		if [ -n "${rel}" ]; then
 			echo "${rel}"
 			return 0
@@ -106,35 +135,112 @@ _nb-kernel_release() {
 	echo "${NB_KV}${extra}${localver}"
 }
 
+# @FUNCTION: _nb-kernel_trees
+# @INTERNAL
+# @DESCRIPTION:
+# Set NB_KV_SRC and NB_KV_OUT.  The output tree of `make O=<dir>` holds a
+# generated Makefile that names the source tree in KERNELSRC and carries no
+# SUBLEVEL; KBUILD_OUTPUT names the output tree of a source tree.
+_nb-kernel_trees() {
+	local src
+	NB_KV_SRC=${KERNEL_DIR}
+	NB_KV_OUT=${KERNEL_DIR}
+	src=$(sed -n -e 's/^KERNELSRC[ 	]*:=[ 	]*//p' "${KERNEL_DIR}/Makefile" | head -n 1)
+	if [ -n "${src}" ]; then
+		[ -r "${src}/Makefile" ] \
+			|| die "${KERNEL_DIR} is the output tree of a kernel whose sources were in ${src}, which has no Makefile: put the sources back there"
+		NB_KV_SRC=${src}
+	elif [ -n "${KBUILD_OUTPUT}" ]; then
+		[ -d "${KBUILD_OUTPUT}" ] \
+			|| die "KBUILD_OUTPUT=${KBUILD_OUTPUT} is not a directory: set it to the O= directory the kernel in ${KERNEL_DIR} was built in, or unset it"
+		NB_KV_OUT=${KBUILD_OUTPUT}
+	fi
+}
+
+# @FUNCTION: _nb-kernel_require_prepared
+# @INTERNAL
+# @DESCRIPTION:
+# Die, with the command to run, unless the tree holds what external modules
+# are built against: the headers `make prepare` (2.6) or `make dep` (2.4)
+# writes from .config, and on 2.6 the modpost tool `make modules_prepare`
+# builds.
+_nb-kernel_require_prepared() {
+	local f missing="" cmd o=""
+	[ "${NB_KV_OUT}" = "${NB_KV_SRC}" ] || o=" O=${NB_KV_OUT}"
+	if [ "${NB_KV_SERIES}" = 2.4 ]; then
+		for f in include/linux/version.h include/linux/autoconf.h; do
+			[ -e "${NB_KV_OUT}/${f}" ] || missing="${missing} ${f}"
+		done
+		cmd="cd ${NB_KV_SRC} && make dep"
+	else
+		for f in include/linux/version.h include/linux/autoconf.h scripts/mod/modpost; do
+			[ -e "${NB_KV_OUT}/${f}" ] || missing="${missing} ${f}"
+		done
+		cmd="make -C ${NB_KV_SRC}${o} modules_prepare"
+	fi
+	[ -z "${missing}" ] && return 0
+	eerror "The kernel tree ${NB_KV_OUT} is configured but not prepared for building"
+	eerror "modules; it lacks:${missing}.  Prepare it with:"
+	eerror "  ${cmd}"
+	eerror "(or build the kernel there), then emerge ${CATEGORY}/${PN} again."
+	die "kernel tree ${NB_KV_OUT} is not prepared: run ${cmd}"
+}
+
 # @FUNCTION: nb-kernel_setup
 # @DESCRIPTION:
-# Locate the kernel tree and read it: sets NB_KV, NB_KV_SERIES, NB_KV_RELEASE
-# and NB_KV_SMP.  Dies, saying what to do, when there is no configured 2.4 or
-# 2.6 tree at KERNEL_DIR.  Call it from pkg_setup.
+# Locate the kernel tree and read it: sets NB_KV, NB_KV_SERIES, NB_KV_RELEASE,
+# NB_KV_SMP, NB_KV_SRC and NB_KV_OUT.  Dies, saying what to do, when there is
+# no configured and prepared 2.4 or 2.6 tree at KERNEL_DIR (with KBUILD_OUTPUT
+# for a separate output tree).  Call it from pkg_setup.
 nb-kernel_setup() {
 	local v p s
 	[ -r "${KERNEL_DIR}/Makefile" ] \
 		|| die "no kernel tree at ${KERNEL_DIR}: point /usr/src/linux at the sources of the kernel you run, or set KERNEL_DIR"
-	[ -r "${KERNEL_DIR}/.config" ] \
-		|| die "${KERNEL_DIR} is not configured (no .config): configure and build that kernel first (make menuconfig && make)"
+	_nb-kernel_trees
+	[ -r "${NB_KV_OUT}/.config" ] \
+		|| die "${NB_KV_OUT} is not configured (no .config): configure and build that kernel first (make menuconfig && make)"
 	v=$(nb-kernel_makefile_var VERSION)
 	p=$(nb-kernel_makefile_var PATCHLEVEL)
 	s=$(nb-kernel_makefile_var SUBLEVEL)
 	[ -n "${v}" ] && [ -n "${p}" ] && [ -n "${s}" ] \
-		|| die "cannot read VERSION, PATCHLEVEL and SUBLEVEL from ${KERNEL_DIR}/Makefile"
+		|| die "cannot read VERSION, PATCHLEVEL and SUBLEVEL from ${NB_KV_SRC}/Makefile"
 	NB_KV="${v}.${p}.${s}"
 	case ${NB_KV} in
 		2.4.*) NB_KV_SERIES=2.4 ;;
 		2.6.*) NB_KV_SERIES=2.6 ;;
 		*) die "kernel ${NB_KV} in ${KERNEL_DIR} is neither 2.4 nor 2.6; ${CATEGORY}/${PN} builds only for those" ;;
 	esac
+	_nb-kernel_require_prepared
 	NB_KV_RELEASE=$(_nb-kernel_release)
 	if [ "$(nb-kernel_config SMP)" = y ]; then
 		NB_KV_SMP=1
 	else
 		NB_KV_SMP=0
 	fi
-	einfo "Kernel tree ${KERNEL_DIR}: ${NB_KV_RELEASE} (series ${NB_KV_SERIES}, SMP ${NB_KV_SMP})"
+	if [ "${NB_KV_OUT}" = "${NB_KV_SRC}" ]; then
+		einfo "Kernel tree ${KERNEL_DIR}: ${NB_KV_RELEASE} (series ${NB_KV_SERIES}, SMP ${NB_KV_SMP})"
+	else
+		einfo "Kernel sources ${NB_KV_SRC}, built in ${NB_KV_OUT}: ${NB_KV_RELEASE} (series ${NB_KV_SERIES}, SMP ${NB_KV_SMP})"
+	fi
+}
+
+# @FUNCTION: nb-kernel_require_at_most
+# @USAGE: <version> <why>
+# @DESCRIPTION:
+# Die unless the kernel read by nb-kernel_setup is at most <version>
+# (VERSION.PATCHLEVEL.SUBLEVEL); the message ends with <why>.
+nb-kernel_require_at_most() {
+	local IFS=. have want i
+	have=(${NB_KV})
+	want=(${1})
+	for i in 0 1 2; do
+		[ "${have[i]}" -lt "${want[i]}" ] && return 0
+		[ "${have[i]}" -gt "${want[i]}" ] && break
+		[ "${i}" = 2 ] && return 0
+	done
+	eerror "${CATEGORY}/${PF} builds for kernels up to ${1}; ${KERNEL_DIR} holds ${NB_KV}."
+	eerror "$2"
+	die "${CATEGORY}/${PF} does not build for kernel ${NB_KV} (newer than ${1}): $2"
 }
 
 # @FUNCTION: nb-kernel_require_series
@@ -160,9 +266,9 @@ nb-kernel_require_series() {
 _nb-kernel_exports() {
 	local f found=2
 	for f in System.map Module.symvers; do
-		[ -r "${KERNEL_DIR}/${f}" ] || continue
+		[ -r "${NB_KV_OUT}/${f}" ] || continue
 		found=1
-		grep -q "[[:space:]]$1\([[:space:]]\|\$\)" "${KERNEL_DIR}/${f}" && return 0
+		grep -q "[[:space:]]$1\([[:space:]]\|\$\)" "${NB_KV_OUT}/${f}" && return 0
 	done
 	return ${found}
 }
@@ -171,15 +277,14 @@ _nb-kernel_exports() {
 # @USAGE: <patch>
 # @DESCRIPTION:
 # Set NB_INTERMODULE for the tree read by nb-kernel_setup.  On 2.6.16 and
-# 2.6.17 the kernel must have been built with intermodule.o; when it was not,
-# die with the steps that apply <patch> (a file in the package's files/) and
-# rebuild.
+# 2.6.17 the kernel has inter_module_* only when built with intermodule.o (the
+# HOWTO's kernel patch) or with its own intermodule.ko; otherwise the driver
+# builds intermodule.ko, as QLogic's extras/build.sh does for any kernel that
+# lacks it, and NB_INTERMODULE_PATCH names <patch> (a file in the package's
+# files/) as the alternative.
 nb-kernel_intermodule() {
-	local sub patched="" patch
-	# Portage of today copies FILESDIR into the build directory, which is gone
-	# after the failed build: name the file where it stays, in the repository.
-	patch="${EBUILD%/*}/files/$1"
-	[ -r "${patch}" ] || patch="${FILESDIR}/$1"
+	local sub patched=""
+	NB_INTERMODULE_PATCH=""
 	case ${NB_KV} in
 		2.4.*) NB_INTERMODULE=kernel; return 0 ;;
 	esac
@@ -194,35 +299,55 @@ nb-kernel_intermodule() {
 	fi
 	# A patched Makefile only says what the next build will do; the symbol
 	# tables say what the built kernel has.
-	grep -q "^[^#]*[[:space:]]intermodule\.o" "${KERNEL_DIR}/kernel/Makefile" 2>/dev/null \
-		&& ! grep -q "^obj-\$(CONFIG_OBSOLETE_INTERMODULE)" "${KERNEL_DIR}/kernel/Makefile" \
+	grep -q "^[^#]*[[:space:]]intermodule\.o" "${NB_KV_SRC}/kernel/Makefile" 2>/dev/null \
+		&& ! grep -q "^obj-\$(CONFIG_OBSOLETE_INTERMODULE)" "${NB_KV_SRC}/kernel/Makefile" \
 		&& patched=1
 	_nb-kernel_exports inter_module_register
 	case $? in
 		0) NB_INTERMODULE=builtin; return 0 ;;
 		2)
 			if [ -n "${patched}" ] || [ "$(nb-kernel_config OBSOLETE_INTERMODULE)" = y ]; then
-				ewarn "${KERNEL_DIR} has no System.map or Module.symvers; trusting kernel/Makefile that"
+				ewarn "${NB_KV_OUT} has no System.map or Module.symvers; trusting kernel/Makefile that"
 				ewarn "the kernel you run was built with intermodule.o."
 				NB_INTERMODULE=builtin
 				return 0
 			fi ;;
 	esac
-	eerror "Kernel ${NB_KV} builds inter_module_* (kernel/intermodule.o) only when"
-	eerror "CONFIG_OBSOLETE_INTERMODULE is selected, which a user cannot do in menuconfig,"
-	eerror "and the QLogic driver needs it."
-	if [ -n "${patched}" ]; then
-		eerror "${KERNEL_DIR}/kernel/Makefile is patched, but the kernel was not rebuilt"
-		eerror "since: rebuild and install it (make && make modules_install), boot it,"
-		eerror "then emerge ${CATEGORY}/${PN} again."
-	else
-		eerror "Patch the kernel, rebuild it and boot it:"
-		eerror "  cd ${KERNEL_DIR}"
-		eerror "  patch -p1 --dry-run < ${patch} && patch -p1 < ${patch}"
-		eerror "  make && make modules_install"
-		eerror "then emerge ${CATEGORY}/${PN} again."
+	# Selected as a module (by MTD), the kernel installs its own intermodule.ko.
+	if [ "$(nb-kernel_config OBSOLETE_INTERMODULE)" = m ]; then
+		NB_INTERMODULE=builtin
+		return 0
 	fi
-	die "kernel ${NB_KV} in ${KERNEL_DIR} lacks inter_module_*: apply ${patch} and rebuild the kernel"
+	NB_INTERMODULE=module
+	# Portage of today copies FILESDIR into the build directory, which is gone
+	# after the build: name the file where it stays, in the repository.
+	NB_INTERMODULE_PATCH="${EBUILD%/*}/files/$1"
+	[ -r "${NB_INTERMODULE_PATCH}" ] || NB_INTERMODULE_PATCH="${FILESDIR}/$1"
+	if [ -n "${patched}" ]; then
+		ewarn "${NB_KV_SRC}/kernel/Makefile is patched, but the kernel was not rebuilt"
+		ewarn "since, so it lacks inter_module_*: intermodule.ko is built for it.  Once you"
+		ewarn "rebuild and boot the patched kernel, emerge ${CATEGORY}/${PN} again, so that"
+		ewarn "intermodule.ko is dropped (its symbols would clash with the kernel's)."
+	else
+		nb-kernel_intermodule_alternative einfo
+	fi
+}
+
+# @FUNCTION: nb-kernel_intermodule_alternative
+# @USAGE: <einfo|elog|ewarn>
+# @DESCRIPTION:
+# When NB_INTERMODULE_PATCH is set, say that intermodule.ko is built and how the
+# HOWTO's kernel patch would replace it.
+nb-kernel_intermodule_alternative() {
+	[ -n "${NB_INTERMODULE_PATCH}" ] || return 0
+	$1 "Kernel ${NB_KV} builds inter_module_* (kernel/intermodule.o) only when"
+	$1 "CONFIG_OBSOLETE_INTERMODULE is selected, which a user cannot do in menuconfig."
+	$1 "The driver's own intermodule.ko provides it, as QLogic's installer builds it."
+	$1 "The alternative, the HOWTO's: patch the kernel, rebuild and boot it, then"
+	$1 "emerge ${CATEGORY}/${PN} again (it then installs no intermodule.ko):"
+	$1 "  cd ${NB_KV_SRC}"
+	$1 "  patch -p1 --dry-run < ${NB_INTERMODULE_PATCH} && patch -p1 < ${NB_INTERMODULE_PATCH}"
+	$1 "  make && make modules_install"
 }
 
 # @FUNCTION: nb-kernel_check_config
@@ -254,7 +379,7 @@ nb-kernel_check_config() {
 			failed="${failed} CONFIG_${opt}"
 		fi
 	done
-	[ -z "${failed}" ] || die "kernel ${KERNEL_DIR} lacks:${failed}; change them (make menuconfig), rebuild and boot that kernel, then emerge ${CATEGORY}/${PN} again"
+	[ -z "${failed}" ] || die "kernel ${NB_KV_OUT} lacks:${failed}; change them (make menuconfig), rebuild and boot that kernel, then emerge ${CATEGORY}/${PN} again"
 }
 
 fi

@@ -76,6 +76,16 @@ pkg_setup() {
 	nb-kernel_setup
 	nb-kernel_require_series 2.6 \
 		"For a 2.4 kernel emerge the 7.x driver: emerge '<sys-block/qla2x00-driver-8'"
+	# qla_os.c declares kmem_cache_t, removed after 2.6.19 ("Slab: Remove
+	# kmem_cache_t", Christoph Lameter, linux-mm, 28 Nov 2006, against
+	# 2.6.19-rc5-mm2); the first release without it is uncertain (2.6.20 expected).
+	nb-kernel_require_at_most 2.6.19 \
+		"Later kernels dropped kmem_cache_t, which the driver's qla_os.c uses (removed after 2.6.19; the exact release is uncertain). Use a kernel up to 2.6.19, or the kernel's own qla2xxx driver (CONFIG_SCSI_QLA_FC) instead of this package."
+	case ${NB_KV} in
+		2.6.19)
+			ewarn "Building on ${NB_KV} is not confirmed: the driver's source has cases for it,"
+			ewarn "but it was only seen to build up to 2.6.18." ;;
+	esac
 	nb-kernel_check_config
 	nb-kernel_intermodule kernel-2.6.16-intermodule.patch
 }
@@ -112,6 +122,24 @@ src_compile() {
 			|| die "writing the intermodule Makefile failed"
 		nb_kbuild "${WORKDIR}/intermodule"
 	fi
+	nb_write_conf
+}
+
+# QLogic's installer writes /etc/qla2xxx.conf (persistent binding, failover) into
+# the freshly built qla2xxx_conf module with qla_opts (extras/build.sh); without
+# it every rebuild would lose that data.  qla_opts reads only /etc/qla2xxx.conf.
+nb_write_conf() {
+	local conf="${ROOT}etc/qla2xxx.conf"
+	NB_QLA_CONF=none
+	[ -e "${conf}" ] || return 0
+	if [ "${ROOT}" != / ]; then
+		NB_QLA_CONF=root
+		return 0
+	fi
+	einfo "Writing /etc/qla2xxx.conf into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)"
+	"${NB_DRIVER_DIR}/extras/qla_opts" -w --file="${NB_DRIVER_DIR}/qla2xxx_conf.ko" qla2xxx_conf \
+		|| die "qla_opts -w qla2xxx_conf could not write /etc/qla2xxx.conf into qla2xxx_conf.ko: check that file (or move it away to build without it)"
+	NB_QLA_CONF=written
 }
 
 src_install() {
@@ -134,8 +162,10 @@ src_install() {
 	newins "${FILESDIR}"/qla2x00-driver-2.6.modules qla2x00-driver \
 		|| die "installing /etc/modules.d/qla2x00-driver failed"
 	if [ "${NB_INTERMODULE}" = module ]; then
-		# Loaded first, so that qla2xxx_conf and qla2xxx find inter_module_*.
-		echo "pre-install qla2xxx_conf /sbin/modprobe intermodule" \
+		# Loaded first, so that qla2xxx_conf and qla2xxx find inter_module_*, and
+		# unloaded after them.
+		printf '%s\n' "pre-install qla2xxx_conf /sbin/modprobe intermodule" \
+			"post-remove qla2xxx_conf /sbin/modprobe -r intermodule" \
 			>> "${D}"/etc/modules.d/qla2x00-driver \
 			|| die "adding intermodule to /etc/modules.d/qla2x00-driver failed"
 	fi
@@ -143,8 +173,30 @@ src_install() {
 
 pkg_postinst() {
 	elog "The QLogic 8.x modules are in /lib/modules/${NB_KV_RELEASE}."
-	elog "Run modules-update (it also runs depmod), then load the driver:"
-	elog "  modprobe qla2xxx"
-	elog "Add qla2xxx to /etc/modules.autoload.d/kernel-2.6 to load it at boot."
+	elog "qla2xxx is the driver's core; the chip module of your HBA binds it:"
+	elog "  qla2100  ISP2100"
+	elog "  qla2200  ISP2200"
+	elog "  qla2300  ISP2300, ISP2312, ISP6312"
+	elog "  qla2322  ISP2322, ISP6322"
+	elog "  qla2400  ISP2422, ISP2432, ISP5422, ISP5432"
+	elog "(lspci -n lists a QLogic HBA as 1077:<ISP>.)  Run modules-update (it also runs"
+	elog "depmod), then load the chip module, e.g. for an ISP2312:"
+	elog "  modprobe qla2300"
+	elog "/etc/modules.d/qla2x00-driver names qla2300 in scsi_hostadapter1 and loads"
+	elog "qla2xxx_conf before qla2xxx (and unloads it after); name your chip module there"
+	elog "and in /etc/modules.autoload.d/kernel-2.6 to load it at boot."
+	case ${NB_QLA_CONF} in
+		written)
+			elog "/etc/qla2xxx.conf was written into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)." ;;
+		root)
+			ewarn "${ROOT}etc/qla2xxx.conf exists, but qla_opts reads only /etc/qla2xxx.conf, so it"
+			ewarn "was not written into qla2xxx_conf.ko. On the system in ${ROOT}, run:"
+			ewarn "  qla_opts -w qla2xxx_conf" ;;
+		*)
+			elog "No /etc/qla2xxx.conf: qla2xxx_conf.ko holds no persistent binding or failover"
+			elog "data. After saving such data there, run: qla_opts -w qla2xxx_conf" ;;
+	esac
+	nb-kernel_intermodule_alternative elog
 	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
+	elog "(it writes /etc/qla2xxx.conf into the new qla2xxx_conf.ko again)."
 }
