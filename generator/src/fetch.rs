@@ -82,6 +82,9 @@ impl Algo {
 pub struct Expected {
     algo: Algo,
     hex: String,
+    /// The file's size, where it is known with the digest (a lock file pin, a DIST line): a body
+    /// that grows past it is cut off, and a larger Content-Length refused before any byte is read.
+    size: Option<u64>,
 }
 
 impl Expected {
@@ -105,7 +108,21 @@ impl Expected {
                 ),
             ));
         }
-        Ok(Expected { algo, hex })
+        Ok(Expected {
+            algo,
+            hex,
+            size: None,
+        })
+    }
+
+    /// The same digest with the file's known size.
+    pub fn with_size(mut self, size: u64) -> Expected {
+        self.size = Some(size);
+        self
+    }
+
+    pub fn size(&self) -> Option<u64> {
+        self.size
     }
 
     /// Parses `algo:hex`, e.g. `sha512:cf83e1...`.
@@ -254,6 +271,11 @@ impl Fetcher {
         // A local copy is quick: bytes left by an earlier transfer are not worth resuming.
         let resume = matches!(origin, Origin::Http(_));
         let mut part = Partial::open(&part_path, expected.algo, tap, resume)?;
+        part.limit = expected.size;
+        // Bytes beyond the known size cannot belong to the file: start it over.
+        if expected.size.is_some_and(|limit| part.len > limit) {
+            part.restart()?;
+        }
         self.transfer(&origin, source, &mut part, resume)?;
         part.finish(source, expected, &final_path)
     }
@@ -271,7 +293,7 @@ impl Fetcher {
             Origin::Http(url) => self.download(url, source, part),
             Origin::File(path) => copy_local(path, part),
         };
-        if transferred.is_err() && (!resume || part.len == 0) {
+        if transferred.is_err() && (!resume || part.len == 0 || part.oversize) {
             let _ = fs::remove_file(&part.path);
         }
         transferred
@@ -474,6 +496,22 @@ fn attempt_once(
             )));
         }
     }
+    if let (Some(limit), Some(len)) = (part.limit, response.content_length()) {
+        let total = if status == StatusCode::PARTIAL_CONTENT {
+            offset + len
+        } else {
+            len
+        };
+        if total > limit {
+            part.oversize = true;
+            return Err(Failure::Fatal(Error::input(
+                source,
+                format!(
+                    "the server announces {total} bytes (Content-Length) but the file is known to be {limit} bytes; refused before reading, and the partial download was deleted"
+                ),
+            )));
+        }
+    }
     if let Some(len) = response.content_length() {
         bar.set_length(part.len + len);
     }
@@ -483,7 +521,7 @@ fn attempt_once(
         match response.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => {
-                part.append(&buf[..n])?;
+                part.append_limited(&buf[..n], source)?;
                 bar.inc(n as u64);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -533,7 +571,7 @@ fn copy_local(path: &Path, part: &mut Partial) -> Result<()> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io(path, e)),
         };
-        part.append(&buf[..n])?;
+        part.append_limited(&buf[..n], &path.display().to_string())?;
     }
 }
 
@@ -610,6 +648,10 @@ struct Partial<'t> {
     /// Bytes appended since writeback was last started.
     unsynced: u64,
     tap: Option<&'t mut dyn Write>,
+    /// The known size of the file, past which no byte is written.
+    limit: Option<u64>,
+    /// The transfer went past `limit`: what is on disk is wrong and must not be resumed.
+    oversize: bool,
 }
 
 impl<'t> Partial<'t> {
@@ -619,14 +661,25 @@ impl<'t> Partial<'t> {
         tap: Option<&'t mut dyn Write>,
         resume: bool,
     ) -> Result<Partial<'t>> {
+        // O_NOFOLLOW: a symlink planted at the .part name would make nbgen write (or hash and
+        // serve) whatever it points to.
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(!resume)
             .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
-            .at(path)?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::io(
+                    path,
+                    io::Error::other(
+                        "is a symlink, which nbgen never follows in its cache; remove it and fetch again",
+                    ),
+                ),
+                _ => Error::io(path, e),
+            })?;
         let (mut hasher, mut len, mut tap) = (Hasher::new(algo), 0u64, tap);
         let mut buf = vec![0u8; BLOCK];
         loop {
@@ -649,7 +702,26 @@ impl<'t> Partial<'t> {
             len,
             unsynced: 0,
             tap,
+            limit: None,
+            oversize: false,
         })
+    }
+
+    /// Appends `bytes` unless that takes the file past its known size; then nothing is written,
+    /// the partial file is marked for deletion, and the error says why.
+    fn append_limited(&mut self, bytes: &[u8], source: &str) -> Result<()> {
+        if let Some(limit) = self.limit {
+            if self.len + bytes.len() as u64 > limit {
+                self.oversize = true;
+                return Err(Error::input(
+                    source,
+                    format!(
+                        "the body exceeds the file's known size of {limit} bytes; stopped reading, and the partial download was deleted"
+                    ),
+                ));
+            }
+        }
+        self.append(bytes)
     }
 
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
@@ -780,6 +852,7 @@ impl Lock {
                 .create(true)
                 .truncate(false)
                 .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(path)
                 .at(path)?;
             rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)

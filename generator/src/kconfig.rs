@@ -293,8 +293,7 @@ fn parse_value(value: &str) -> Result<Value, String> {
 pub fn read(path: &Path, source: &str) -> Result<Config> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::input(source, format!("cannot read: {e}")))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::input(source, "not UTF-8 text: this is not a .config or fragment"))?;
+    let text = crate::spec::utf8_text(source, bytes)?;
     parse(source, &text)
 }
 

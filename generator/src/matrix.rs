@@ -221,9 +221,8 @@ impl Matrix {
     /// Reads and validates `path`; fragment and patch names are looked up under `root`, the
     /// workspace root, which is also where relative stage paths and scripts start.
     pub fn load(path: &Path, root: &Path) -> Result<Matrix> {
-        let text = std::fs::read_to_string(path)
-            .at(path)
-            .map_err(Error::into_input)?;
+        let bytes = std::fs::read(path).at(path).map_err(Error::into_input)?;
+        let text = crate::spec::utf8_text(&path.display().to_string(), bytes)?;
         Matrix::parse(path, &text, root)
     }
 
@@ -714,8 +713,8 @@ pub enum Pinned {
 impl Lock {
     /// Reads `path`; a lock file that does not exist yet is an empty one.
     pub fn load(path: &Path) -> Result<Lock> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
+        let text = match std::fs::read(path) {
+            Ok(b) => crate::spec::utf8_text(&path.display().to_string(), b)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io(path, e)),
         };

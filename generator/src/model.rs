@@ -10,7 +10,7 @@ use regex::Regex;
 use serde::Serialize;
 use toml::Spanned;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::kconfig;
 use crate::spec::{DistfileSpec, FileSpec, Locator, PackageSpec, Spec, VersionSpec};
 use crate::templates::Templates;
@@ -215,7 +215,7 @@ static FILE_NAME: LazyLock<Regex> =
 /// Reads, parses and validates the spec of `ws`.
 pub fn load(ws: &Workspace, templates: &Templates) -> Result<Overlay> {
     let path = ws.spec_path();
-    let text = std::fs::read_to_string(&path).at(&path)?;
+    let text = crate::spec::read_text(&path)?;
     let spec = Spec::parse(&path, &text)?;
     let ctx = Ctx {
         loc: Locator::new(&path, &text),
@@ -437,8 +437,7 @@ impl Ctx<'_> {
                 unreachable!("copy() reads files")
             };
             let source = format!("kernel-fragments/{}", name.get_ref());
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Error::input(path.display().to_string(), "not UTF-8 text"))?;
+            let text = crate::spec::utf8_text(&path.display().to_string(), bytes)?;
             for entry in kconfig::parse(&source, &text)?.entries {
                 merged.retain(|(_, e)| e.name != entry.name);
                 merged.push((source.clone(), entry));

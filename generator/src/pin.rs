@@ -6,7 +6,7 @@ use std::path::Path;
 
 use toml_edit::{DocumentMut, Item, Table, Value};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::manifest::{self, Measured};
 use crate::model::Hash;
 
@@ -23,7 +23,7 @@ pub enum Pinned {
 /// Pins every file in `files` into the spec at `spec_path`; the spec is rewritten once, atomically,
 /// and only if every file was accepted.
 pub fn pin(spec_path: &Path, files: &[&Path], source: Option<&str>) -> Result<Vec<Pinned>> {
-    let text = std::fs::read_to_string(spec_path).at(spec_path)?;
+    let text = crate::spec::read_text(spec_path)?;
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
         Error::input(spec_path.display().to_string(), e.message().to_string())
     })?;

@@ -71,7 +71,8 @@ impl Outcome {
     }
 }
 
-/// Where something failed: the phase (`fetch-stage`, `kernel`, `setup`, `compile`, `install`...)
+/// Where something failed: the phase (`fetch-stage`, `import-stage`, `fetch-kernel`,
+/// `fetch-snapshot`, `kernel`, `setup`, `compile`, `install`...)
 /// and the log that shows it, as a path people can open (relative to the results directory when
 /// the results travel as an artifact).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -117,6 +117,29 @@ impl Spec {
     }
 }
 
+/// Reads a TOML file the user wrote. Text that is not UTF-8 is bad input, named with its line,
+/// column and byte offset; a file that cannot be read is an I/O failure.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    utf8_text(&path.display().to_string(), bytes)
+}
+
+/// `bytes` as text, or an input error at the first byte that is not UTF-8. `shown` names the file.
+pub fn utf8_text(shown: &str, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+        Error::input(
+            format!("{shown}:{line}:{col}"),
+            format!(
+                "invalid UTF-8 at byte {} (counting from 0); the file must be UTF-8 text",
+                good.len()
+            ),
+        )
+    })
+}
+
 /// Turns byte offsets in the spec into `file:line:column`.
 pub struct Locator<'a> {
     path: &'a Path,
@@ -156,5 +179,21 @@ impl<'a> Locator<'a> {
         } else {
             Err(self.err(value, format!("invalid {what} {:?}", value.get_ref())))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_utf8_names_line_column_and_byte() {
+        let err = utf8_text("spec.toml", b"a = 1\nb = \"x\xffy\"\n".to_vec()).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::EXIT_BAD_INPUT);
+        assert_eq!(
+            err.to_string(),
+            "spec.toml:2:7: invalid UTF-8 at byte 12 (counting from 0); the file must be UTF-8 text"
+        );
+        assert_eq!(utf8_text("x", b"ok\n".to_vec()).unwrap(), "ok\n");
     }
 }

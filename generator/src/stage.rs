@@ -126,10 +126,14 @@ pub fn fetch_download(
     lock: &mut Lock,
 ) -> Result<(PathBuf, String)> {
     let (path, sha512) = match lock.expected(d)? {
-        Some(sha512) => (
-            fetcher.fetch(&d.url, &Expected::new("sha512", &sha512)?)?,
-            sha512,
-        ),
+        Some(sha512) => {
+            let mut expected = Expected::new("sha512", &sha512)?;
+            // The lock records the size with the digest: a body larger than that is cut off.
+            if let Some(pin) = lock.get(&d.url).filter(|p| p.sha512 == sha512) {
+                expected = expected.with_size(pin.size);
+            }
+            (fetcher.fetch(&d.url, &expected)?, sha512)
+        }
         None => {
             let (path, sha512) = fetcher.fetch_unpinned(&d.url)?;
             eprintln!(

@@ -100,48 +100,54 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
     };
     let overlay_hash = tree_hash(&tree::read(&overlay_dir)?);
 
-    // One image per distinct stage; a stage whose sources cannot be had skips its entries.
-    let mut images: BTreeMap<String, std::result::Result<(Image, String), String>> =
-        BTreeMap::new();
+    // What the entries build on is acquired first, where the lock file can be written. A failure
+    // here fails the entries that need it (its phase: fetch-stage, import-stage, fetch-kernel,
+    // fetch-snapshot), not the run: every entry still gets a result and the reports are written.
+    // One image per distinct stage; a stage whose sources cannot be had skips its entries (the
+    // inner Err, its reason).
+    let mut images: BTreeMap<String, Acquired<StageImage>> = BTreeMap::new();
     for entry in &entries {
         let key = format!("{:?}", entry.stage);
         if images.contains_key(&key) {
             continue;
         }
-        let image = match resolve_stage(ws, &entry.stage, &fetcher, &mut lock)? {
-            Resolved::Ready { tarball, sha512 } => {
+        let image = match resolve_stage(ws, &entry.stage, &fetcher, &mut lock) {
+            Err(e) => Err(Lacking::new("fetch-stage", e)),
+            Ok(Resolved::Ready { tarball, sha512 }) => {
                 eprintln!(
                     "nbgen test: stage {} (sha512 {}...)",
                     tarball.display(),
                     &sha512[..16]
                 );
-                Ok((engine.prepare(&tarball, &sha512)?, sha512))
+                engine
+                    .prepare(&tarball, &sha512)
+                    .map(|image| Ok((image, sha512)))
+                    .map_err(|e| Lacking::new("import-stage", e))
             }
-            Resolved::Unavailable { reason } => {
+            Ok(Resolved::Unavailable { reason }) => {
                 eprintln!("nbgen test: SKIPPED: the stage of {}: {reason}", entry.name);
-                Err(reason)
+                Ok(Err(reason))
             }
         };
         images.insert(key, image);
     }
-    // Kernel tarballs too, here where the lock file can be written, before the entries run.
-    let mut kernels: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut kernels: BTreeMap<String, Acquired<PathBuf>> = BTreeMap::new();
     for entry in &entries {
         if let Kernel::Tarball(d) = &entry.kernel {
             if !kernels.contains_key(&d.url) {
-                let (path, _) = fetch_download(d, &fetcher, &mut lock)?;
+                let path = fetch_download(d, &fetcher, &mut lock)
+                    .map(|(path, _)| path)
+                    .map_err(|e| Lacking::new("fetch-kernel", e));
                 kernels.insert(d.url.clone(), path);
             }
         }
     }
     // A portage tree for stages that carry none: unpacked once per digest, mounted read-only.
-    let snapshot = match &matrix.snapshot {
-        Some(d) => {
-            let (tarball, sha512) = fetch_download(d, &fetcher, &mut lock)?;
-            Some(unpack_snapshot(&tarball, &sha512, &opts.cache)?)
-        }
-        None => None,
-    };
+    let snapshot = matrix.snapshot.as_ref().map(|d| {
+        fetch_download(d, &fetcher, &mut lock)
+            .and_then(|(tarball, sha512)| unpack_snapshot(&tarball, &sha512, &opts.cache))
+            .map_err(|e| Lacking::new("fetch-snapshot", e))
+    });
     lock.save()?;
 
     let progress = MultiProgress::new();
@@ -151,7 +157,7 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
         ws,
         engine: &engine,
         kernels: &kernels,
-        snapshot: snapshot.as_deref(),
+        snapshot: snapshot.as_ref(),
         overlay_dir: &overlay_dir,
         overlay_hash: &overlay_hash,
         distdir: &distdir,
@@ -163,21 +169,17 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
             scope.spawn(|| loop {
                 let i = queue.fetch_add(1, Ordering::SeqCst);
                 let Some(entry) = entries.get(i) else { break };
-                let (image, stage_sha) = match &images[&format!("{:?}", entry.stage)] {
-                    Ok(ready) => ready,
-                    Err(reason) => {
-                        let result = EntryResult::skipped(&entry.name, &entry.packages, reason);
-                        results.lock().unwrap()[i] = Some(result);
-                        continue;
-                    }
-                };
                 let bar = progress.add(ProgressBar::new_spinner());
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]").unwrap(),
                 );
                 bar.set_prefix(entry.name.clone());
                 bar.enable_steady_tick(Duration::from_millis(200));
-                let result = ctx.run_entry(entry, image, stage_sha, &bar);
+                let result = match &images[&format!("{:?}", entry.stage)] {
+                    Ok(Ok((image, stage_sha))) => ctx.run_entry(entry, image, stage_sha, &bar),
+                    Ok(Err(reason)) => EntryResult::skipped(&entry.name, &entry.packages, reason),
+                    Err(lacking) => ctx.not_run(entry, lacking),
+                };
                 bar.finish_with_message(result.status.as_str().to_string());
                 results.lock().unwrap()[i] = Some(result);
             });
@@ -279,13 +281,61 @@ fn tree_hash(tree: &render::Tree) -> String {
     hex::encode(h.finalize())
 }
 
+/// A stage's image and SHA512, or the reason its entries are skipped.
+type StageImage = std::result::Result<(Image, String), String>;
+
+/// Something the entries build on, or why it could not be had.
+type Acquired<T> = std::result::Result<T, Lacking>;
+
+/// A stage, kernel or snapshot that could not be fetched or prepared: the failed phase, and the
+/// error, which goes into the log of every entry that needed it.
+#[derive(Debug)]
+struct Lacking {
+    phase: &'static str,
+    error: String,
+}
+
+impl Lacking {
+    fn new(phase: &'static str, e: Error) -> Lacking {
+        eprintln!("nbgen test: {phase} failed: {e}");
+        Lacking {
+            phase,
+            error: e.to_string(),
+        }
+    }
+}
+
+/// An entry that failed before anything ran in a container: every package is not run.
+fn failed_before(entry: &Entry, start: Instant, phase: &str, log: PathBuf) -> EntryResult {
+    EntryResult {
+        name: entry.name.clone(),
+        status: Status::Failed,
+        duration: start.elapsed(),
+        failure: Some(Failure {
+            phase: phase.to_string(),
+            log,
+        }),
+        packages: entry
+            .packages
+            .iter()
+            .map(|atom| PackageResult {
+                atom: atom.clone(),
+                outcome: Outcome::NotRun,
+                duration: None,
+                failure: None,
+            })
+            .collect(),
+        skip_reason: None,
+    }
+}
+
 struct EntryCtx<'a> {
     ws: &'a Workspace,
     engine: &'a Engine,
     /// Fetched and verified kernel tarballs, by URL.
-    kernels: &'a BTreeMap<String, PathBuf>,
+    kernels: &'a BTreeMap<String, Acquired<PathBuf>>,
     /// The unpacked portage tree, mounted at /usr/portage.
-    snapshot: Option<&'a Path>,
+    snapshot: Option<&'a Acquired<PathBuf>>,
     overlay_dir: &'a Path,
     overlay_hash: &'a str,
     distdir: &'a Path,
@@ -294,6 +344,18 @@ struct EntryCtx<'a> {
 }
 
 impl EntryCtx<'_> {
+    /// The result of an entry whose stage could not be had: failed in that phase, its log holding
+    /// the error.
+    fn not_run(&self, entry: &Entry, lacking: &Lacking) -> EntryResult {
+        let start = Instant::now();
+        let dir = self.results_dir.join(&entry.name);
+        let _ = fs::remove_dir_all(&dir);
+        let log = dir.join(format!("{}.log", lacking.phase));
+        let _ =
+            fs::create_dir_all(&dir).and_then(|()| fs::write(&log, format!("{}\n", lacking.error)));
+        failed_before(entry, start, lacking.phase, log)
+    }
+
     fn run_entry(
         &self,
         entry: &Entry,
@@ -301,6 +363,17 @@ impl EntryCtx<'_> {
         stage_sha: &str,
         bar: &ProgressBar,
     ) -> EntryResult {
+        // A kernel or snapshot that could not be had fails the entry, even one that passed before.
+        let lacking = match (&entry.kernel, self.snapshot) {
+            (Kernel::Tarball(d), _) if self.kernels[&d.url].is_err() => {
+                self.kernels[&d.url].as_ref().err()
+            }
+            (_, Some(Err(lacking))) => Some(lacking),
+            _ => None,
+        };
+        if let Some(lacking) = lacking {
+            return self.not_run(entry, lacking);
+        }
         let start = Instant::now();
         let dir = self.results_dir.join(&entry.name);
         let key = self.key(entry, stage_sha);
@@ -325,26 +398,7 @@ impl EntryCtx<'_> {
             };
         }
         let _ = fs::remove_dir_all(&dir);
-        let failed_before = |phase: &str, log: PathBuf| EntryResult {
-            name: entry.name.clone(),
-            status: Status::Failed,
-            duration: start.elapsed(),
-            failure: Some(Failure {
-                phase: phase.to_string(),
-                log,
-            }),
-            packages: entry
-                .packages
-                .iter()
-                .map(|atom| PackageResult {
-                    atom: atom.clone(),
-                    outcome: Outcome::NotRun,
-                    duration: None,
-                    failure: None,
-                })
-                .collect(),
-            skip_reason: None,
-        };
+        let failed_before = |phase: &str, log: PathBuf| failed_before(entry, start, phase, log);
         if let Err(e) = fs::create_dir_all(dir.join("out")) {
             return failed_before("setup", dir.join(format!("cannot create: {e}")));
         }
@@ -380,7 +434,7 @@ impl EntryCtx<'_> {
                 writable: true,
             },
         ];
-        if let Some(tree) = self.snapshot {
+        if let Some(Ok(tree)) = self.snapshot {
             mounts.push(Mount {
                 host: tree.to_path_buf(),
                 guest: "/usr/portage".into(),
@@ -458,7 +512,9 @@ impl EntryCtx<'_> {
                 Ok(tree)
             }
             Kernel::Tarball(download) => {
-                let tarball = &self.kernels[&download.url];
+                let tarball = self.kernels[&download.url]
+                    .as_ref()
+                    .map_err(|l| Error::Environment(l.error.clone()))?;
                 fs::create_dir_all(&tree).at(&tree)?;
                 crate::unpack::unpack(tarball, &tree, &crate::unpack::Options::default())?;
                 // kernel.org tarballs hold one top directory, linux-X.Y.Z.

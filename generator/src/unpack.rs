@@ -33,6 +33,9 @@ use crate::error::{Error, IoContext, Result};
 /// system calls.
 const BLOCK: usize = 256 * 1024;
 
+/// The longest file name Linux filesystems take, in bytes.
+const NAME_MAX: usize = 255;
+
 /// More symlinks than this while resolving one path is a loop (Linux gives up at 40 too).
 const MAX_HOPS: u32 = 40;
 
@@ -146,13 +149,75 @@ pub fn unpack_from(
             bytes: 0,
         },
     };
-    let mut archive = Archive::new(decoded);
+    let mut archive = Archive::new(EofWatch {
+        inner: decoded,
+        eof: false,
+        read: 0,
+    });
     for entry in archive.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
-        unpacker.entry(&mut entry)?;
+        let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        unpacker
+            .entry(&mut entry)
+            .map_err(|e| name_the_entry(e, name, &shown))?;
     }
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(corrupt)?;
+    let mut rest = archive.into_inner();
+    // tar stops at the end-of-archive block of zeros, or quietly at the end of the stream: only
+    // the first is a whole archive. An empty file or a tar cut at a header boundary is the second.
+    if rest.eof {
+        let why = if rest.read == 0 {
+            "an empty file or stream, not an archive".to_string()
+        } else {
+            format!(
+                "truncated archive: it ends after {} entries and {} bytes without the end-of-archive marker",
+                unpacker.summary.entries, rest.read
+            )
+        };
+        return Err(Error::input(name, why));
+    }
+    io::copy(&mut rest, &mut io::sink()).map_err(corrupt)?;
     unpacker.finish()
+}
+
+/// The decoded tar stream, noting whether tar reached its end (a read that returned nothing).
+struct EofWatch<R> {
+    inner: R,
+    eof: bool,
+    read: u64,
+}
+
+impl<R: Read> Read for EofWatch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.eof = true;
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Names the archive and the entry in an error from writing the entry to disk: the path alone
+/// (a long name below the target) does not say which archive asked for it. A name the filesystem
+/// cannot hold is the archive's fault, so bad input.
+fn name_the_entry(e: Error, archive: &str, entry: &str) -> Error {
+    match e {
+        Error::Io { path, source } => {
+            let location = format!("{archive}: entry {entry:?}");
+            if source.raw_os_error() == Some(libc::ENAMETOOLONG) {
+                Error::input(
+                    location,
+                    format!("refused: a name too long for this filesystem ({source})"),
+                )
+            } else {
+                Error::io(
+                    Path::new(&format!("{location}: {}", path.display())),
+                    source,
+                )
+            }
+        }
+        other => other,
+    }
 }
 
 /// One step of a path being resolved.
@@ -230,6 +295,15 @@ impl Unpacker<'_> {
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         let rel = archive_path(&raw).map_err(|why| self.refuse(&shown, why))?;
+        if let Some(long) = rel.iter().find(|c| c.len() > NAME_MAX) {
+            return Err(self.refuse(
+                &shown,
+                &format!(
+                    "a name of {} bytes in its path; Linux filesystems hold at most {NAME_MAX}",
+                    long.len()
+                ),
+            ));
+        }
         let kind = entry.header().entry_type();
         match kind {
             EntryType::Char | EntryType::Block => {

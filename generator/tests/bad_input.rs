@@ -348,3 +348,49 @@ fn kernel_fragment_that_is_not_a_config() {
     assert!(err.contains("kernel-fragments/bad.config:1:"), "{err}");
     assert!(!ws.overlay().exists());
 }
+
+#[test]
+fn invalid_utf8_in_the_spec_is_bad_input_with_its_position() {
+    let ws = Ws::copy();
+    ws.set_spec(SPEC);
+    ws.run(&["regen"], 0);
+    let before = tree::read(&ws.overlay()).unwrap();
+    let mut bytes = SPEC.as_bytes().to_vec();
+    // Line 2 is `category = "sys-libs"`: a Latin-1 byte inside the string.
+    let at_byte = SPEC.find("sys-libs").unwrap() + 3;
+    bytes[at_byte] = 0xe9;
+    std::fs::write(ws.spec_path(), &bytes).unwrap();
+    for args in [&["regen"][..], &["regen", "--check"][..]] {
+        let (_, err) = ws.run(args, 2);
+        assert!(
+            err.contains(&format!(
+                "{SPEC_FILE}:2:16: invalid UTF-8 at byte {at_byte} "
+            )),
+            "{err}"
+        );
+    }
+    assert_eq!(tree::read(&ws.overlay()).unwrap(), before);
+}
+
+#[test]
+fn invalid_utf8_in_a_matrix_is_bad_input_with_its_position() {
+    let ws = Ws::copy();
+    let matrix = ws.path().join("bad-matrix.toml");
+    std::fs::write(&matrix, b"# a comment\n# caf\xc3\xa9 ok, then \xff\n").unwrap();
+    let results = ws.path().join("results");
+    let (_, err) = ws.run(
+        &[
+            "test",
+            "--matrix",
+            "bad-matrix.toml",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        2,
+    );
+    assert!(
+        err.contains("bad-matrix.toml:2:18: invalid UTF-8 at byte 29 "),
+        "{err}"
+    );
+    assert!(!results.exists(), "nothing is written for bad input");
+}

@@ -575,3 +575,136 @@ fn unpinned_download_enters_the_cache_under_its_digest_then_verifies_as_pinned()
     assert_eq!(again, path);
     assert_eq!(server.requests().len(), 1);
 }
+
+/// Sends the body, then more bytes without end until the client hangs up or the test is over:
+/// no Content-Length, so only the known size can stop the client.
+fn endless(body: &[u8], stream: &mut TcpStream, stop: &AtomicBool) -> usize {
+    head(stream, "200 OK", &[]);
+    let mut sent = 0;
+    if stream.write_all(body).is_err() {
+        return sent;
+    }
+    sent += body.len();
+    let junk = vec![0x5au8; 64 * 1024];
+    while !stop.load(Ordering::SeqCst) && sent < (256 << 20) {
+        if stream.write_all(&junk).is_err() {
+            break;
+        }
+        sent += junk.len();
+    }
+    sent
+}
+
+#[test]
+fn an_endless_body_stops_at_the_known_size_and_leaves_no_part() {
+    let served = body();
+    let sent = Arc::new(Mutex::new(0usize));
+    let server = {
+        let sent = sent.clone();
+        Server::start(move |_, _, s, stop| *sent.lock().unwrap() = endless(&served, s, stop))
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let expected = sha512(&body()).with_size(body().len() as u64);
+    let url = server.url("/endless");
+    let err = Fetcher::new(cache.path(), quick())
+        .fetch(&url, &expected)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&url), "{text}");
+    assert!(
+        text.contains(&format!(
+            "exceeds the file's known size of {} bytes",
+            body().len()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("deleted"), "{text}");
+    assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
+    assert_eq!(names(&cache.path().join("partial")), Vec::<String>::new());
+    assert_eq!(names(&cache.path().join("sha512")), Vec::<String>::new());
+    // Not retried: asking again would only bring the same endless body.
+    assert_eq!(server.requests().len(), 1);
+    drop(server);
+    // The client hung up long before the server's own limit.
+    assert!(*sent.lock().unwrap() < 64 << 20, "{}", sent.lock().unwrap());
+}
+
+#[test]
+fn a_content_length_above_the_known_size_is_refused_before_reading() {
+    let server = Server::start(|_, _, s, _| {
+        head(s, "200 OK", &["Content-Length: 1099511627776".into()]);
+        let _ = s.write_all(&[0u8; 4096]);
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let expected = sha512(&body()).with_size(body().len() as u64);
+    let err = Fetcher::new(cache.path(), quick())
+        .fetch(&server.url("/huge"), &expected)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("announces 1099511627776 bytes"), "{text}");
+    assert!(
+        text.contains(&format!("known to be {} bytes", body().len())),
+        "{text}"
+    );
+    assert_eq!(err.exit_code(), EXIT_BAD_INPUT);
+    assert_eq!(names(&cache.path().join("partial")), Vec::<String>::new());
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn a_part_file_that_is_a_symlink_is_never_followed() {
+    let served = body();
+    let server = Server::start(move |_, req, s, _| serve(&served, req, s));
+    let cache = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    let expected = sha512(&body());
+    std::fs::create_dir_all(cache.path().join("partial")).unwrap();
+    let part = cache
+        .path()
+        .join(format!("partial/{}.part", expected.hex()));
+    std::os::unix::fs::symlink(&victim, &part).unwrap();
+    let err = Fetcher::new(cache.path(), quick())
+        .fetch(&server.url("/x"), &expected)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("is a symlink"), "{text}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert_eq!(names(&cache.path().join("sha512")), Vec::<String>::new());
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn the_size_pinned_in_the_lock_file_limits_a_download() {
+    let served = body();
+    let server = Server::start(move |_, _, s, stop| {
+        endless(&served, s, stop);
+    });
+    let url = server.url("/kernel.tar.bz2");
+    let dir = tempfile::tempdir().unwrap();
+    let lock_path = dir.path().join("matrix.lock");
+    std::fs::write(
+        &lock_path,
+        format!(
+            "[[pin]]\nurl = \"{url}\"\nsha512 = \"{}\"\nsize = {}\n",
+            hex::encode(Sha512::digest(body())),
+            body().len()
+        ),
+    )
+    .unwrap();
+    let mut lock = nbgen::matrix::Lock::load(&lock_path).unwrap();
+    let cache = dir.path().join("cache");
+    let fetcher = Fetcher::new(&cache, quick());
+    let download = nbgen::matrix::Download {
+        url: url.clone(),
+        sha512: None,
+    };
+    let err = nbgen::stage::fetch_download(&download, &fetcher, &mut lock).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("known size of {} bytes", body().len())),
+        "{err}"
+    );
+    assert_eq!(names(&cache.join("partial")), Vec::<String>::new());
+}

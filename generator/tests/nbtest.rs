@@ -274,3 +274,121 @@ fn bwrap_engine_builds_an_entry_too() {
         "{text}"
     );
 }
+
+/// Fetch failures fail their entries, in their own phase, and the reports are still written.
+#[test]
+fn a_failed_fetch_fails_its_entries_and_the_reports_are_still_written() {
+    let dir = tempfile::tempdir().unwrap();
+    // An engine that answers and already has every image: nothing may reach a container.
+    let bin = bare_path(
+        dir.path(),
+        &[(
+            "docker",
+            "#!/bin/sh\ncase \"$1\" in info|image) exit 0;; esac\necho \"unexpected: docker $*\" >&2\nexit 9\n",
+        )],
+    );
+    let stage = dir.path().join("stage.tar");
+    {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, "./etc/", &b""[..]).unwrap();
+        std::fs::write(&stage, b.into_inner().unwrap()).unwrap();
+    }
+    let missing = dir.path().join("missing");
+    // Downloads come from a server on 127.0.0.1 that has none of them (404 is not retried).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            use std::io::{BufRead, Write};
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let matrix = dir.path().join("matrix.toml");
+    std::fs::write(
+        &matrix,
+        format!(
+            r#"[defaults]
+packages = ["app-backup/netbackup-support"]
+profile = "default/linux/amd64"
+
+[stage]
+path = "{stage}"
+
+[snapshot]
+url = "{server}/portage-20061201.tar.bz2"
+
+[[entry]]
+name = "kernel-missing"
+kernel = {{ url = "{server}/linux-2.6.18.tar.bz2" }}
+fragments = ["common.config", "2.6.config"]
+
+[[entry]]
+name = "stage-missing-fixture"
+kernel = {{ fixture = {{ version = "2.6.18", smp = true, intermodule = "built" }} }}
+fragments = ["common.config", "2.6.config"]
+fixture = true
+[entry.stage]
+path = "{missing}/stage3.tar.bz2"
+
+[[entry]]
+name = "snapshot-missing-fixture"
+kernel = {{ fixture = {{ version = "2.6.18", smp = true, intermodule = "built" }} }}
+fragments = ["common.config", "2.6.config"]
+fixture = true
+"#,
+            stage = stage.display(),
+            missing = missing.display(),
+        ),
+    )
+    .unwrap();
+    let results = dir.path().join("results");
+    let out = nbgen(
+        &[
+            "test",
+            "--engine",
+            "docker",
+            "--matrix",
+            matrix.to_str().unwrap(),
+            "--results",
+            results.to_str().unwrap(),
+            "--cache",
+            dir.path().join("cache").to_str().unwrap(),
+        ],
+        Some(&bin),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("unexpected: docker"), "{err}");
+    let v = summary(&results);
+    let entries = v["entries"].as_array().unwrap();
+    let phase = |name: &str| {
+        let e = entries
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no result for {name}: {v}"));
+        assert_eq!(e["status"], "failed", "{e}");
+        e["failure"]["phase"].as_str().unwrap().to_string()
+    };
+    assert_eq!(phase("kernel-missing"), "fetch-kernel");
+    assert_eq!(phase("stage-missing-fixture"), "fetch-stage");
+    assert_eq!(phase("snapshot-missing-fixture"), "fetch-snapshot");
+    // Each log holds the error that names the missing file.
+    let log = std::fs::read_to_string(results.join("kernel-missing/fetch-kernel.log")).unwrap();
+    assert!(log.contains("linux-2.6.18.tar.bz2"), "{log}");
+    let log =
+        std::fs::read_to_string(results.join("stage-missing-fixture/fetch-stage.log")).unwrap();
+    assert!(log.contains("stage3.tar.bz2"), "{log}");
+    let junit = std::fs::read_to_string(results.join("junit.xml")).unwrap();
+    assert!(junit.contains("fetch-snapshot"), "{junit}");
+}

@@ -42,12 +42,12 @@ fn check_reports_each_kind_of_difference_and_writes_nothing() {
     ws.run(&["regen"], 0);
     let o = ws.overlay();
     std::fs::write(o.join("profiles/repo_name"), "other\n").unwrap();
-    std::fs::remove_file(o.join("metadata/layout.conf")).unwrap();
+    std::fs::remove_file(o.join("repositories.xml")).unwrap();
     std::fs::write(o.join("stray-file"), "x").unwrap();
     let before = tree::read(&o).unwrap();
     let (out, _) = ws.run(&["regen", "--check"], 1);
     assert!(out.contains("changed: profiles/repo_name"), "{out}");
-    assert!(out.contains("added: metadata/layout.conf"), "{out}");
+    assert!(out.contains("added: repositories.xml"), "{out}");
     assert!(out.contains("removed: stray-file"), "{out}");
     assert!(out.contains("3 files differ"), "{out}");
     assert_eq!(tree::read(&o).unwrap(), before, "--check must not write");
@@ -192,4 +192,88 @@ fn kept_missing_manifest_matches_unpinned_distfiles() {
         !unpinned.is_empty(),
         "the QLogic archives are unpinned today; update this test when they are pinned"
     );
+}
+
+#[test]
+fn the_rendered_overlay_carries_the_marker_that_lets_regen_replace_it() {
+    let w = nbgen::workspace::Workspace::locate(Some(&repo_root().join("Cargo.toml"))).unwrap();
+    let rendered = nbgen::generate(&w).unwrap();
+    let marker = rendered
+        .tree
+        .get(tree::MARKER_FILE)
+        .expect("the overlay has the marker file");
+    assert!(marker.starts_with(tree::MARKER_LINE.as_bytes()));
+}
+
+#[test]
+fn regen_into_a_directory_nbgen_did_not_make_is_refused_and_touches_nothing() {
+    let ws = Ws::copy();
+    let before = tree::read(&ws.path().join("generator")).unwrap();
+    let entries = ws.top_entries();
+    let (_, err) = ws.run(&["regen", "--overlay", "generator"], 2);
+    assert!(err.contains("not an overlay nbgen generated"), "{err}");
+    assert!(err.contains("generator"), "{err}");
+    assert_eq!(tree::read(&ws.path().join("generator")).unwrap(), before);
+    assert_eq!(ws.top_entries(), entries);
+    // The workspace itself, and the root, are refused from the path alone.
+    for bad in [".", "/", ws.path().to_str().unwrap(), "generator/.."] {
+        let (_, err) = ws.run(&["regen", "--overlay", bad], 2);
+        assert!(
+            err.contains("refusing to generate the overlay here"),
+            "{bad}: {err}"
+        );
+        let (_, err) = ws.run(&["regen", "--check", "--overlay", bad], 2);
+        assert!(err.contains("refusing"), "--check {bad}: {err}");
+    }
+    assert_eq!(ws.top_entries(), entries);
+}
+
+#[test]
+fn a_symlinked_overlay_is_regenerated_behind_its_link() {
+    let ws = Ws::copy();
+    let real = ws.path().join("elsewhere");
+    ws.run(&["regen", "--overlay", real.to_str().unwrap()], 0);
+    std::os::unix::fs::symlink("elsewhere", ws.overlay()).unwrap();
+    ws.edit_spec("value = \"220\"", "value = \"221\"");
+    let (out, _) = ws.run(&["regen"], 0);
+    assert!(
+        out.contains("changed: app-backup/netbackup-support/files/sysctl-netbackup.conf"),
+        "{out}"
+    );
+    let meta = std::fs::symlink_metadata(ws.overlay()).unwrap();
+    assert!(meta.file_type().is_symlink(), "the link was replaced");
+    let sysctl = "app-backup/netbackup-support/files/sysctl-netbackup.conf";
+    let via_link = std::fs::read_to_string(ws.overlay().join(sysctl)).unwrap();
+    assert!(via_link.contains("221"), "{via_link}");
+    assert_eq!(
+        tree::read(&real).unwrap(),
+        tree::read(&ws.overlay()).unwrap()
+    );
+    ws.run(&["regen", "--check"], 0);
+    assert!(
+        !ws.top_entries().iter().any(|e| e.contains(".nbgen-")),
+        "{:?}",
+        ws.top_entries()
+    );
+}
+
+#[test]
+fn stale_staging_directories_are_mentioned_by_check_and_removed_by_regen() {
+    let ws = Ws::copy();
+    ws.run(&["regen"], 0);
+    let stale = ws.path().join(".overlay.nbgen-Kill3d");
+    std::fs::create_dir_all(stale.join("profiles")).unwrap();
+    std::fs::write(stale.join("profiles/repo_name"), "half").unwrap();
+    let (out, err) = ws.run(&["regen", "--check"], 0);
+    assert!(out.contains("is up to date"), "{out}");
+    assert!(
+        err.contains(".overlay.nbgen-Kill3d is a staging directory left by an interrupted regen"),
+        "{err}"
+    );
+    assert!(stale.exists());
+    let (_, err) = ws.run(&["regen"], 0);
+    assert!(err.contains("removed "), "{err}");
+    assert!(!stale.exists());
+    let (_, err) = ws.run(&["regen", "--check"], 0);
+    assert!(!err.contains("staging"), "{err}");
 }

@@ -405,3 +405,78 @@ fn truncated_archive_names_the_archive() {
         fs::set_permissions(s.target.join("ro"), fs::Permissions::from_mode(0o755)).unwrap();
     }
 }
+
+#[test]
+fn an_empty_file_is_not_an_archive() {
+    for how in [Compression::None, Compression::Gzip, Compression::Xz] {
+        let s = scene();
+        let empty = compress(b"", how);
+        let err = unpack::unpack_from("empty.tar", &empty[..], &s.target, &Options::default())
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("empty.tar: "), "{how:?}: {text}");
+        assert!(text.contains("empty file"), "{how:?}: {text}");
+        assert_eq!(err.exit_code(), nbgen::error::EXIT_BAD_INPUT);
+        s.assert_nothing_outside();
+    }
+}
+
+#[test]
+fn a_tar_cut_at_a_header_boundary_is_truncated() {
+    // Two whole entries and no end-of-archive marker: every header and block is intact.
+    let mut b = Builder::new(Vec::new());
+    for (path, data) in [("./a", &b"first\n"[..]), ("./b", &b"second\n"[..])] {
+        let mut h = header(EntryType::Regular, 0o644, 1_700_000_000);
+        h.set_size(data.len() as u64);
+        b.append_data(&mut h, path, data).unwrap();
+    }
+    let whole = b.into_inner().unwrap();
+    let cut = &whole[..whole.len() - 1024];
+    assert_eq!(cut.len() % 512, 0);
+    for (name, bytes) in [
+        ("cut.tar", cut.to_vec()),
+        ("cut.tar.gz", compress(cut, Compression::Gzip)),
+    ] {
+        let s = scene();
+        let err =
+            unpack::unpack_from(name, &bytes[..], &s.target, &Options::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("{name}: truncated archive")),
+            "{text}"
+        );
+        assert!(text.contains("after 2 entries"), "{text}");
+        assert_eq!(err.exit_code(), nbgen::error::EXIT_BAD_INPUT);
+        s.assert_nothing_outside();
+    }
+    // The same archive with its marker is fine.
+    let s = scene();
+    unpack::unpack_from("whole.tar", &whole[..], &s.target, &Options::default()).unwrap();
+    assert_eq!(fs::read_to_string(s.target.join("b")).unwrap(), "second\n");
+}
+
+#[test]
+fn over_long_names_are_refused_naming_the_archive_and_entry() {
+    // One name longer than any Linux filesystem holds (a GNU long-name entry carries it).
+    let long_name = format!("./{}", "n".repeat(300));
+    // Names each short enough, in a path longer than PATH_MAX.
+    let deep = format!("./{}/f", vec!["d".repeat(250); 20].join("/"));
+    for (path, expect) in [
+        (long_name.as_str(), "a name of 300 bytes"),
+        (deep.as_str(), "too long"),
+    ] {
+        let s = scene();
+        let mut b = Builder::new(Vec::new());
+        let mut h = header(EntryType::Regular, 0o644, 1_700_000_000);
+        h.set_size(2);
+        b.append_data(&mut h, path, &b"x\n"[..]).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let err = unpack::unpack_from("long.tar", &bytes[..], &s.target, &Options::default())
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("long.tar: entry \""), "{text}");
+        assert!(text.contains(expect), "{text}");
+        assert_eq!(err.exit_code(), nbgen::error::EXIT_BAD_INPUT, "{text}");
+        s.assert_nothing_outside();
+    }
+}
