@@ -45,7 +45,7 @@ impl Flavour {
 }
 
 /// Every version is written twice. EAPI 0 is the only EAPI portage 2.1 (Gentoo 2006-2007) knows,
-/// and it masks every other ("required EAPI 8, supported EAPI 0"), so it takes the -r0 ebuild.
+/// and it masks every other ("masked by: required EAPI -8, supported EAPI 0"), so it takes the -r0 ebuild.
 /// Today's portage cannot install EAPI 0 ebuilds: it makes ED readonly in every EAPI, and the EAPI
 /// 0 helpers' `local ED=${D}` then fails (ci/client-tests/today-portage shows it). The same ebuild
 /// as EAPI 8, one revision up, is the version it prefers.
