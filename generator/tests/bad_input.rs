@@ -164,7 +164,29 @@ fn missing_fragment_file() {
 fn file_with_two_origins() {
     refused(
         &format!("{SPEC}{FILE_ENTRY}patch = \"a\"\nfragment = \"b\"\n"),
-        &[&at(21), "exactly one of template, patch or fragment"],
+        &[
+            &at(21),
+            "exactly one of template, verbatim, patch or fragment",
+        ],
+    );
+}
+
+#[test]
+fn missing_verbatim_file() {
+    refused(
+        &format!("{SPEC}{FILE_ENTRY}verbatim = \"netbackup-support/no-such-script\"\n"),
+        &[
+            &at(22),
+            "no verbatim file \"netbackup-support/no-such-script\"",
+        ],
+    );
+}
+
+#[test]
+fn verbatim_name_that_leaves_the_directory() {
+    refused(
+        &format!("{SPEC}{FILE_ENTRY}verbatim = \"../overlay/scripts/nb-local-pin\"\n"),
+        &[&at(22), "invalid file name"],
     );
 }
 
