@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, IoContext, Result};
+use crate::shell;
 use crate::unpack;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -262,11 +263,11 @@ impl Engine {
         }
         bwrap.extend(["bash".into(), "-c".into(), script.to_string()]);
         // The shell below mounts the view, runs bwrap, and removes the call's layers afterwards.
-        let quoted: Vec<String> = bwrap.iter().map(|a| shell_quote(a)).collect();
+        let quoted: Vec<String> = bwrap.iter().map(|a| shell::quote(a)).collect();
         let inner = format!(
             "mount -t overlay overlay -o lowerdir={lower},upperdir={call}/upper,workdir={call}/work {call}/merged || exit 125; {bwrap}; rc=$?; umount {call}/merged; rm -rf {call}; exit $rc",
-            lower = shell_quote(&root.display().to_string()),
-            call = shell_quote(&call.display().to_string()),
+            lower = shell::quote(&root.display().to_string()),
+            call = shell::quote(&call.display().to_string()),
             bwrap = quoted.join(" ")
         );
         let mut cmd = Command::new("unshare");
@@ -307,11 +308,6 @@ fn run_quiet(cmd: &mut Command) -> std::result::Result<(), String> {
     }
 }
 
-/// Quotes a word for sh.
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,10 +321,5 @@ mod tests {
         assert!(has(["--cap-drop", "CAP_SYS_MODULE"]), "{args:?}");
         assert!(has(["--cap-drop", "CAP_SYS_ADMIN"]), "{args:?}");
         assert!(args.iter().all(|a| !a.starts_with('#')), "{args:?}");
-    }
-
-    #[test]
-    fn quoting_survives_quotes() {
-        assert_eq!(shell_quote("a'b"), r"'a'\''b'");
     }
 }

@@ -16,12 +16,14 @@ pub mod model;
 pub mod pin;
 pub mod render;
 pub mod report;
+pub mod shell;
 pub mod spec;
 pub mod stage;
 pub mod templates;
 pub mod testrun;
 pub mod tree;
 pub mod unpack;
+pub mod view;
 pub mod workspace;
 
 use std::path::Path;

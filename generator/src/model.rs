@@ -93,8 +93,6 @@ pub struct Version {
     pub kernel_series: Option<String>,
     /// CONFIG_CHECK, from the version's kernel fragments.
     pub config_check: Vec<ConfigCheck>,
-    /// The CONFIG_CHECK tokens, wrapped into lines for the ebuild.
-    pub config_check_value: String,
     /// Sorted by name.
     pub distfiles: Vec<Distfile>,
 }
@@ -106,7 +104,7 @@ pub struct ConfigCheck {
     pub token: String,
     /// `ERROR_OPT` or `WARNING_OPT`: the variable holding the message.
     pub message_var: String,
-    /// The message, already quoted for bash.
+    /// The message for the user, one line (the view wraps and quotes it).
     pub message: String,
 }
 
@@ -439,8 +437,6 @@ impl Ctx<'_> {
             None => None,
         };
         let config_check = self.config_check(&v.kernel_fragments)?;
-        let tokens: Vec<&str> = config_check.iter().map(|c| c.token.as_str()).collect();
-        let config_check_value = wrap(&tokens.join(" ")).replace('\n', "\n\t");
         let keywords = match &v.keywords {
             Some(k) => self.keywords(k)?,
             None => package_keywords.to_vec(),
@@ -460,7 +456,6 @@ impl Ctx<'_> {
             keywords,
             kernel_series,
             config_check,
-            config_check_value,
             distfiles,
         })
     }
@@ -521,7 +516,7 @@ impl Ctx<'_> {
                 Ok(ConfigCheck {
                     token: format!("{soft}{negate}{}", e.name),
                     message_var: format!("{kind}_{}", e.name),
-                    message: bash_single_quote(&wrap(&format!("CONFIG_{}: {why}; {want}", e.name))),
+                    message: format!("CONFIG_{}: {why}; {want}", e.name),
                 })
             })
             .collect()
@@ -642,25 +637,6 @@ impl Ctx<'_> {
     }
 }
 
-/// Generated lines stay under pkgcheck's limit of 120 characters (ExcessiveLineLength), with room
-/// for the variable name in front.
-const WRAP: usize = 70;
-
-/// Wraps at spaces only: textwrap's default would also break after `!` or `-`, splitting
-/// CONFIG_CHECK tokens like `!SCSI_QLA_FC`.
-fn wrap(text: &str) -> String {
-    let options = textwrap::Options::new(WRAP)
-        .word_separator(textwrap::WordSeparator::AsciiSpace)
-        .word_splitter(textwrap::WordSplitter::NoHyphenation)
-        .break_words(false);
-    textwrap::fill(text, options)
-}
-
-/// Quotes `s` for bash as one single-quoted word, whatever it holds.
-fn bash_single_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
 /// The spec's value for one hash of a distfile.
 fn spec_digest(d: &DistfileSpec, hash: Hash) -> Option<&Spanned<String>> {
     match hash {
@@ -669,24 +645,5 @@ fn spec_digest(d: &DistfileSpec, hash: Hash) -> Option<&Spanned<String>> {
         Hash::Sha1 => d.sha1.as_ref(),
         Hash::Sha256 => d.sha256.as_ref(),
         Hash::Sha512 => d.sha512.as_ref(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrapping_keeps_config_check_tokens_whole() {
-        let tokens = "MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN ~!SCSI_QLA2XXX !SCSI_QLA_FC !SCSI_QLA21XX";
-        for token in wrap(tokens).split_whitespace() {
-            assert!(tokens.split(' ').any(|t| t == token), "{token} was split");
-        }
-    }
-
-    #[test]
-    fn single_quoting_survives_quotes() {
-        assert_eq!(bash_single_quote("it's"), r"'it'\''s'");
-        assert_eq!(bash_single_quote("$HOME \"x\""), r#"'$HOME "x"'"#);
     }
 }

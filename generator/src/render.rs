@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::manifest;
 use crate::model::{FileOrigin, Flavour, Overlay, Package, Version, FLAVOURS};
 use crate::templates::Templates;
+use crate::view;
 
 /// The generated overlay: relative path -> content. BTreeMap keeps every walk over it sorted.
 pub type Tree = BTreeMap<String, Vec<u8>>;
@@ -30,6 +31,8 @@ struct EbuildCtx<'a> {
     overlay: &'a Overlay,
     package: &'a Package,
     version: &'a Version,
+    /// The version's values as the ebuild shows them (wrapped, quoted).
+    view: view::VersionView,
     flavour: Flavour,
     /// The other ebuild of the same version, which the header comment names.
     twin: Flavour,
@@ -103,6 +106,7 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
                     overlay,
                     package,
                     version,
+                    view: view::version(version),
                     flavour,
                     twin: flavour.twin(),
                     src_uri: src_uri.clone(),
