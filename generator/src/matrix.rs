@@ -1386,7 +1386,11 @@ sha512 = "SHA"
         assert!(real.downloads().is_empty());
         for e in &real.entries {
             assert!(matches!(e.kernel, Kernel::Shared(_)), "{}", e.name);
-            assert!(!e.distfiles.is_empty() && !e.checks.is_empty(), "{}", e.name);
+            assert!(
+                !e.distfiles.is_empty() && !e.checks.is_empty(),
+                "{}",
+                e.name
+            );
         }
         // The lock file is one `Lock::load` accepts, written as `Lock::save` writes it.
         let lock = Lock::load(&era.lock_path()).unwrap();

@@ -45,10 +45,9 @@ pub fn resolve(shared: &Path, rel: &Path, sha256: &str) -> Result<Local> {
     let got = sha256_of(&path)?;
     if got != sha256 {
         return Err(Error::Environment(format!(
-            "{}: SHA256 {got}, not the {sha256} the matrix pins: the file is damaged or another one; \
-             compare it with {}/real/SHA256SUMS",
-            path.display(),
-            shared.display()
+            "{}: SHA256 {got}, not the {sha256} the matrix pins (from shared/real/SHA256SUMS): \
+             the file is damaged or another one",
+            path.display()
         )));
     }
     Ok(Local::Ready(path))
