@@ -1204,6 +1204,80 @@ fixture = true
         assert!(!s.contains("--show-depends"), "{s}");
     }
 
+    /// A shared directory holding real/src.tar.xz (a small xz stream), and its SHA256.
+    fn shared_with_source() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("real")).unwrap();
+        let path = dir.path().join("real/src.tar.xz");
+        let mut enc = xz2::write::XzEncoder::new(fs::File::create(&path).unwrap(), 1);
+        std::io::Write::write_all(&mut enc, &[0u8; 10240]).unwrap();
+        enc.finish().unwrap();
+        let sha = hex::encode(sha2::Sha256::digest(fs::read(&path).unwrap()));
+        (dir, sha)
+    }
+
+    fn real_entry(root: &Path, distfile: &str, sha: &str) -> Entry {
+        let text = format!(
+            r#"[stage]
+script = "ci/make-stage"
+[[entry]]
+name = "real"
+kernel = {{ url = "https://cdn.kernel.org/linux-2.6.18.tar.bz2" }}
+packages = [">=sys-block/qla2x00-driver-8"]
+profile = "default/linux/amd64"
+distfiles = [{{ name = "{distfile}", path = "real/src.tar.xz", sha256 = "{sha}" }}]
+"#
+        );
+        Matrix::parse(Path::new("m.toml"), &text, root)
+            .unwrap()
+            .entries[0]
+            .clone()
+    }
+
+    #[test]
+    fn real_distfiles_are_pinned_in_the_entrys_own_overlay_or_skip_or_fail() {
+        let ws = Workspace::locate(None).unwrap();
+        let (shared_dir, sha) = shared_with_source();
+        let results = tempfile::tempdir().unwrap();
+        let distdir = results.path().join(".distfiles");
+        fs::create_dir_all(&distdir).unwrap();
+        let stand_ins = BTreeMap::new();
+        let acquire = |e: &Entry, shared: &Path| {
+            acquire_locals(&ws, e, shared, &stand_ins, &distdir, results.path(), true)
+        };
+        let good = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz", &sha);
+        let local = acquire(&good, shared_dir.path()).unwrap().unwrap();
+        let dist = local.distdir.unwrap().join("qla2xxx-v8.01.07-dist.tgz");
+        let measured = manifest::measure(&dist).unwrap();
+        let (overlay, _) = local.overlay.unwrap();
+        let manifest =
+            fs::read_to_string(overlay.join("sys-block/qla2x00-driver/Manifest")).unwrap();
+        let line = manifest
+            .lines()
+            .find(|l| l.starts_with("DIST qla2xxx-v8.01.07-dist.tgz "))
+            .expect(&manifest);
+        assert!(
+            line.contains(&format!(" {} ", measured.size))
+                && line.contains(measured.digests.sha512.as_deref().unwrap()),
+            "{line}"
+        );
+        // Missing: the reason; other bytes: an error; a name no ebuild fetches: bad input.
+        let empty = tempfile::tempdir().unwrap();
+        let why = acquire(&good, empty.path()).unwrap().unwrap_err();
+        assert!(why.contains("NB_SHARED="), "{why}");
+        let wrong = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz", &"0".repeat(64));
+        let e = acquire(&wrong, shared_dir.path()).unwrap_err();
+        assert!(e.to_string().contains(&sha), "{e}");
+        let stray = real_entry(&ws.root, "no-such-dist.tgz", &sha);
+        let e = acquire(&stray, shared_dir.path()).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_BAD_INPUT);
+        assert!(
+            e.to_string()
+                .contains("distfile \"no-such-dist.tgz\" is no distfile of the overlay's ebuilds"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn required_features_are_checked_before_any_package() {
         let e = entry(r#"require_features = ["strict"]"#);
