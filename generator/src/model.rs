@@ -22,7 +22,45 @@ pub struct Overlay {
     pub categories: Vec<String>,
     /// Sorted by category, then name.
     pub packages: Vec<Package>,
+    /// The ebuilds written for every version (FLAVOURS), for the templates that list their EAPIs.
+    pub flavours: &'static [Flavour],
 }
+
+/// One of the ebuilds written for each version: its EAPI and the revision its file name carries.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Flavour {
+    pub eapi: &'static str,
+    /// The file name's suffix after the version: "" or "-r1".
+    pub revision: &'static str,
+    /// True for the ebuild today's package managers take, false for the one portage 2.1 takes.
+    pub today: bool,
+}
+
+impl Flavour {
+    /// The other ebuild of the same version.
+    pub fn twin(self) -> Flavour {
+        let other = FLAVOURS.iter().find(|f| f.today != self.today);
+        *other.expect("FLAVOURS holds one ebuild for portage 2.1 and one for today")
+    }
+}
+
+/// Every version is written twice. EAPI 0 is the only EAPI portage 2.1 (Gentoo 2006-2007) knows,
+/// and it masks every other ("required EAPI 8, supported EAPI 0"), so it takes the -r0 ebuild.
+/// Today's portage cannot install EAPI 0 ebuilds: it makes ED readonly in every EAPI, and the EAPI
+/// 0 helpers' `local ED=${D}` then fails (ci/client-tests/today-portage shows it). The same ebuild
+/// as EAPI 8, one revision up, is the version it prefers.
+pub const FLAVOURS: [Flavour; 2] = [
+    Flavour {
+        eapi: "0",
+        revision: "",
+        today: false,
+    },
+    Flavour {
+        eapi: "8",
+        revision: "-r1",
+        today: true,
+    },
+];
 
 #[derive(Debug, Serialize)]
 pub struct Package {
@@ -260,6 +298,7 @@ impl Ctx<'_> {
             identity: identity.clone(),
             categories: categories.into_iter().collect(),
             packages,
+            flavours: &FLAVOURS,
         })
     }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::manifest;
-use crate::model::{FileOrigin, Overlay, Package, Version};
+use crate::model::{FileOrigin, Flavour, Overlay, Package, Version, FLAVOURS};
 use crate::templates::Templates;
 
 /// The generated overlay: relative path -> content. BTreeMap keeps every walk over it sorted.
@@ -30,6 +30,9 @@ struct EbuildCtx<'a> {
     overlay: &'a Overlay,
     package: &'a Package,
     version: &'a Version,
+    flavour: Flavour,
+    /// The other ebuild of the same version, which the header comment names.
+    twin: Flavour,
     /// SRC_URI entries of this version, in distfile order.
     src_uri: Vec<String>,
 }
@@ -94,18 +97,22 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
                 .iter()
                 .filter_map(|d| d.uri.as_deref())
                 .map(|u| u.replace(&p, "${P}"))
-                .collect();
-            let ctx = EbuildCtx {
-                overlay,
-                package,
-                version,
-                src_uri,
-            };
-            put(
-                &mut tree,
-                format!("{dir}/{}-{}.ebuild", package.name, version.version),
-                templates.render(&version.template, &ctx)?,
-            );
+                .collect::<Vec<_>>();
+            for flavour in FLAVOURS {
+                let ctx = EbuildCtx {
+                    overlay,
+                    package,
+                    version,
+                    flavour,
+                    twin: flavour.twin(),
+                    src_uri: src_uri.clone(),
+                };
+                put(
+                    &mut tree,
+                    format!("{dir}/{p}{}.ebuild", flavour.revision),
+                    templates.render(&version.template, &ctx)?,
+                );
+            }
             for d in &version.distfiles {
                 notes.extend(manifest::gap(d).map(|g| format!("{dir}: {g}")));
             }

@@ -5,7 +5,7 @@
 # @ECLASS: nb-kernel.eclass
 # @MAINTAINER:
 # nb-overlay maintainers <nb-overlay@example.invalid>
-# @SUPPORTED_EAPIS: 0
+# @SUPPORTED_EAPIS: 0 8
 # @BLURB: locate and read the kernel tree that nb-overlay's drivers build against
 # @DESCRIPTION:
 # The one place in nb-overlay that knows kernel trees: where the tree is, which
@@ -13,11 +13,13 @@
 # list the options they need in CONFIG_CHECK, in the convention linux-info users
 # know, and call nb-kernel_check_config.  The eclass is written for EAPI 0 and
 # the bash of 2006 because the systems that run these kernels have portage 2.1;
-# the eclasses of today's ::gentoo do not accept EAPI 0.
+# the eclasses of today's ::gentoo do not accept EAPI 0.  Each version also has
+# an EAPI 8 revision for today's portage, the same code, so nothing here may
+# depend on the EAPI: ROOT, for one, ends in a slash in EAPI 0 and not in 8.
 
 case ${EAPI:-0} in
-	0) ;;
-	*) die "${ECLASS}: EAPI ${EAPI} is not supported (nb-overlay targets portage 2.1, EAPI 0)" ;;
+	0|8) ;;
+	*) die "${ECLASS}: EAPI ${EAPI} is not supported (nb-overlay's ebuilds are EAPI 0 8)" ;;
 esac
 
 if [ -z "${_NB_KERNEL_ECLASS}" ]; then

@@ -23,7 +23,7 @@ pkg_setup() {
 	# QLogic's readme and the HOWTO build with OSVER=linux, which names the tree
 	# under /usr/src the driver's Makefile uses; that it is exactly /usr/src/linux
 	# is not confirmed, so this warns rather than stops.
-	if [ ! "${KERNEL_DIR}" -ef "${ROOT}usr/src/linux" ]; then
+	if [ ! "${KERNEL_DIR}" -ef "${ROOT%/}/usr/src/linux" ]; then
 		ewarn "The 7.x driver is built with OSVER=linux, as QLogic's readme says; if its"
 		ewarn "Makefile builds against /usr/src/linux, point that link at ${KERNEL_DIR}."
 	fi

@@ -73,10 +73,10 @@ src_compile() {
 # the freshly built qla2xxx_conf module with qla_opts (extras/build.sh); without
 # it every rebuild would lose that data.  qla_opts reads only /etc/qla2xxx.conf.
 nb_write_conf() {
-	local conf="${ROOT}etc/qla2xxx.conf"
+	local conf="${ROOT%/}/etc/qla2xxx.conf"
 	NB_QLA_CONF=none
 	[ -e "${conf}" ] || return 0
-	if [ "${ROOT}" != / ]; then
+	if [ -n "${ROOT%/}" ]; then
 		NB_QLA_CONF=root
 		return 0
 	fi
@@ -131,7 +131,7 @@ pkg_postinst() {
 		written)
 			elog "/etc/qla2xxx.conf was written into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)." ;;
 		root)
-			ewarn "${ROOT}etc/qla2xxx.conf exists, but qla_opts reads only /etc/qla2xxx.conf, so it"
+			ewarn "${ROOT%/}/etc/qla2xxx.conf exists, but qla_opts reads only /etc/qla2xxx.conf, so it"
 			ewarn "was not written into qla2xxx_conf.ko. On the system in ${ROOT}, run:"
 			ewarn "  qla_opts -w qla2xxx_conf" ;;
 		*)
