@@ -253,11 +253,8 @@ impl Engine {
             "/dev".into(),
             "--tmpfs".into(),
             "/tmp".into(),
-            "--unshare-net".into(),
-            "--unshare-pid".into(),
-            "--unshare-ipc".into(),
-            "--die-with-parent".into(),
         ];
+        bwrap.extend(sandbox_args());
         for m in mounts {
             bwrap.push(if m.writable { "--bind" } else { "--ro-bind" }.into());
             bwrap.push(m.host.display().to_string());
@@ -276,6 +273,18 @@ impl Engine {
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", &inner]);
         Ok(cmd)
     }
+}
+
+/// The sandbox's bwrap options, shared with ci/in-stage: generator/sandbox/bwrap.args.
+const SANDBOX: &str = include_str!("../sandbox/bwrap.args");
+
+/// The words of SANDBOX: one option and its arguments a line, `#` comments.
+fn sandbox_args() -> impl Iterator<Item = String> {
+    SANDBOX
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .flat_map(|l| l.split_whitespace().map(str::to_string))
 }
 
 fn run_quiet(cmd: &mut Command) -> std::result::Result<(), String> {
@@ -306,6 +315,17 @@ fn shell_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sandbox_clears_the_environment_and_drops_capabilities() {
+        let args: Vec<String> = sandbox_args().collect();
+        let has = |pair: [&str; 2]| args.windows(2).any(|w| w[0] == pair[0] && w[1] == pair[1]);
+        assert!(args.iter().any(|a| a == "--clearenv"), "{args:?}");
+        assert!(args.iter().any(|a| a == "--unshare-net"), "{args:?}");
+        assert!(has(["--cap-drop", "CAP_SYS_MODULE"]), "{args:?}");
+        assert!(has(["--cap-drop", "CAP_SYS_ADMIN"]), "{args:?}");
+        assert!(args.iter().all(|a| !a.starts_with('#')), "{args:?}");
+    }
 
     #[test]
     fn quoting_survives_quotes() {

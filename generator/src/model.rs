@@ -45,7 +45,7 @@ impl Flavour {
 }
 
 /// Every version is written twice. EAPI 0 is the only EAPI portage 2.1 (Gentoo 2006-2007) knows,
-/// and it masks every other ("required EAPI 8, supported EAPI 0"), so it takes the -r0 ebuild.
+/// and it masks every other ("masked by: required EAPI -8, supported EAPI 0"), so it takes the -r0 ebuild.
 /// Today's portage cannot install EAPI 0 ebuilds: it makes ED readonly in every EAPI, and the EAPI
 /// 0 helpers' `local ED=${D}` then fails (ci/client-tests/today-portage shows it). The same ebuild
 /// as EAPI 8, one revision up, is the version it prefers.
@@ -222,7 +222,7 @@ pub struct PackageFile {
 #[derive(Debug, Clone)]
 pub enum FileOrigin {
     Template(String),
-    /// A verbatim copy of a patch or kernel fragment, read at validation time.
+    /// A verbatim copy of a shipped file, patch or kernel fragment, read at validation time.
     Copy {
         path: PathBuf,
         bytes: Vec<u8>,
@@ -582,14 +582,17 @@ impl Ctx<'_> {
 
     fn file(&self, f: FileSpec) -> Result<PackageFile> {
         let dest = self.matching(&f.dest, &FILE_NAME, "file dest")?;
-        let origin = match (&f.template, &f.patch, &f.fragment) {
-            (Some(t), None, None) => FileOrigin::Template(self.template(t)?),
-            (None, Some(p), None) => self.copy(p, &self.patches, "patches")?,
-            (None, None, Some(k)) => self.copy(k, &self.fragments, "kernel-fragments")?,
+        let origin = match (&f.template, &f.verbatim, &f.patch, &f.fragment) {
+            (Some(t), None, None, None) => FileOrigin::Template(self.template(t)?),
+            (None, Some(v), None, None) => self.verbatim(v)?,
+            (None, None, Some(p), None) => self.copy(p, &self.patches, "patches")?,
+            (None, None, None, Some(k)) => self.copy(k, &self.fragments, "kernel-fragments")?,
             _ => {
                 return Err(self.err(
                     &f.dest,
-                    format!("file {dest:?} needs exactly one of template, patch or fragment"),
+                    format!(
+                        "file {dest:?} needs exactly one of template, verbatim, patch or fragment"
+                    ),
                 ))
             }
         };
@@ -598,6 +601,29 @@ impl Ctx<'_> {
             origin,
             vars: serde_json::to_value(f.vars).expect("a TOML table is valid JSON"),
         })
+    }
+
+    /// A shipped file without markup, from the binary's generator/verbatim/files.
+    fn verbatim(&self, name: &Spanned<String>) -> Result<FileOrigin> {
+        let rel = name.get_ref();
+        if !rel.split('/').all(|part| FILE_NAME.is_match(part)) {
+            return Err(self.err(
+                name,
+                format!("invalid file name {rel:?} (a path of plain names in generator/verbatim/files/)"),
+            ));
+        }
+        match crate::templates::verbatim_file(rel) {
+            Some(bytes) => Ok(FileOrigin::Copy {
+                path: PathBuf::from("generator/verbatim/files").join(rel),
+                bytes: bytes.to_vec(),
+            }),
+            None => Err(self.err(
+                name,
+                format!(
+                    "no verbatim file {rel:?} (files are looked up in generator/verbatim/files/)"
+                ),
+            )),
+        }
     }
 
     fn copy(&self, name: &Spanned<String>, dir: &Path, dir_name: &str) -> Result<FileOrigin> {

@@ -94,6 +94,8 @@ pub struct FileSpec {
     pub dest: Spanned<String>,
     /// A template under generator/templates, rendered with the package's context.
     pub template: Option<Spanned<String>>,
+    /// A file under generator/verbatim/files, copied as it is (shipped scripts without markup).
+    pub verbatim: Option<Spanned<String>>,
     /// A file under patches/, copied verbatim.
     pub patch: Option<Spanned<String>>,
     /// A file under kernel-fragments/, copied verbatim.

@@ -11,21 +11,34 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
-/// Files the overlay ships as they are (no template syntax), by their path in the overlay.
+/// Files the overlay ships as they are (no template syntax): `overlay/` at their path in the
+/// overlay, `files/` where a spec entry names them (`verbatim = "..."`).
 static VERBATIM: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/verbatim");
 
-/// Every verbatim file: (path relative to the overlay's root, bytes), sorted by path.
+/// Every verbatim file of the overlay's own (verbatim/overlay/): (path relative to the overlay's
+/// root, bytes), sorted by path.
 pub fn verbatim() -> Vec<(String, &'static [u8])> {
+    let Some(root) = VERBATIM.get_dir("overlay") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    let mut stack = vec![&VERBATIM];
+    let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
         for file in dir.files() {
-            out.push((file.path().to_string_lossy().into_owned(), file.contents()));
+            let path = file.path().strip_prefix("overlay").unwrap_or(file.path());
+            out.push((path.to_string_lossy().into_owned(), file.contents()));
         }
         stack.extend(dir.dirs());
     }
     out.sort();
     out
+}
+
+/// The package file verbatim/files/`name`, copied as it is, if there is one.
+pub fn verbatim_file(name: &str) -> Option<&'static [u8]> {
+    VERBATIM
+        .get_file(std::path::Path::new("files").join(name))
+        .map(|f| f.contents())
 }
 
 pub struct Templates {
@@ -126,5 +139,40 @@ mod tests {
     #[test]
     fn xml_escape_covers_markup() {
         assert_eq!(xml_escape(r#"a<b>&"c'"#), "a&lt;b&gt;&amp;&quot;c'");
+    }
+
+    /// A file without markup is shipped from generator/verbatim, not rendered: every template
+    /// holds at least one handlebars expression.
+    #[test]
+    fn every_template_has_markup() {
+        let mut stack = vec![&TEMPLATES];
+        let mut seen = 0;
+        while let Some(dir) = stack.pop() {
+            for file in dir.files() {
+                let text = file.contents_utf8().expect("templates are UTF-8");
+                assert!(
+                    text.contains("{{"),
+                    "{} has no template markup: move it to generator/verbatim/",
+                    file.path().display()
+                );
+                seen += 1;
+            }
+            stack.extend(dir.dirs());
+        }
+        assert!(seen > 10, "only {seen} templates found");
+    }
+
+    #[test]
+    fn verbatim_files_are_found_by_name_and_overlay_files_by_path() {
+        assert!(verbatim_file("netbackup-support/nb-sysfiles").is_some());
+        assert!(verbatim_file("netbackup-support/none").is_none());
+        let overlay: Vec<String> = verbatim().into_iter().map(|(p, _)| p).collect();
+        assert!(
+            overlay.contains(&"scripts/nb-local-pin".to_string()),
+            "{overlay:?}"
+        );
+        assert!(overlay
+            .iter()
+            .all(|p| !p.starts_with("overlay/") && !p.starts_with("files/")));
     }
 }

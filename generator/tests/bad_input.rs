@@ -5,6 +5,7 @@ mod common;
 
 use common::Ws;
 use nbgen::tree;
+use nbgen::workspace::Workspace;
 
 /// A small valid spec, so that the line numbers below stay put whatever the real spec becomes.
 const SPEC: &str = concat!(
@@ -55,22 +56,161 @@ fn at(line: usize) -> String {
     format!("{SPEC_FILE}:{line}:")
 }
 
+/// A spec refused by the loader: what is wrong, the spec, and what the error must say.
+struct Case {
+    what: &'static str,
+    spec: String,
+    expect: Vec<String>,
+}
+
+fn case(what: &'static str, spec: &str, expect: &[&str]) -> Case {
+    Case {
+        what,
+        spec: spec.to_string(),
+        expect: expect.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+/// Each kind of bad spec, checked against the loader in process: an input error (exit 2) whose
+/// message names the line and says what is wrong. Three go through the binary as well (above):
+/// exit 2 for regen and regen --check, and the overlay untouched.
+fn cases() -> Vec<Case> {
+    vec![
+        case(
+            "unknown field",
+            &with(
+                "license = \"GPL-2\"",
+                "license = \"GPL-2\"\nlicence = \"GPL-2\"",
+            ),
+            &[&at(8), "unknown field `licence`"],
+        ),
+        case(
+            "duplicate version",
+            &with(
+                "version = \"1.4\"\n",
+                "version = \"1.4\"\n\n[[package.version]]\nversion = \"1.4\"\n",
+            ),
+            &[&at(14), "duplicate version 1.4"],
+        ),
+        case(
+            "invalid package name",
+            &with("name = \"lib-compat\"", "name = \"lib compat\""),
+            &[&at(3), "invalid package name"],
+        ),
+        case(
+            "package name that ends like a version",
+            &with("name = \"lib-compat\"", "name = \"lib-compat-1\""),
+            &[&at(3), "looks like a version"],
+        ),
+        case(
+            "invalid category name",
+            &with("category = \"sys-libs\"", "category = \"-sys\""),
+            &[&at(2), "invalid category name"],
+        ),
+        case(
+            "invalid version",
+            &with("version = \"1.4\"", "version = \"1.4-beta\""),
+            &[&at(11), "invalid version \"1.4-beta\""],
+        ),
+        case(
+            "invalid keyword",
+            &with("[\"~x86\"]", "[\"~x86 amd64\"]"),
+            &[&at(8), "invalid keyword"],
+        ),
+        case(
+            "missing template",
+            &with("ebuild/lib-compat.ebuild", "ebuild/nonexistent.ebuild"),
+            &[&at(4), "no template \"ebuild/nonexistent.ebuild\""],
+        ),
+        case(
+            "missing patch file",
+            &format!("{SPEC}{FILE_ENTRY}patch = \"no-such.patch\"\n"),
+            &[&at(22), "cannot read patches/no-such.patch"],
+        ),
+        case(
+            "missing fragment file",
+            &format!("{SPEC}{FILE_ENTRY}fragment = \"no-such.config\"\n"),
+            &[&at(22), "cannot read kernel-fragments/no-such.config"],
+        ),
+        case(
+            "verbatim name that leaves the directory",
+            &format!("{SPEC}{FILE_ENTRY}verbatim = \"../overlay/scripts/nb-local-pin\"\n"),
+            &[&at(22), "invalid file name"],
+        ),
+        case(
+            "patch name that leaves the directory",
+            &format!("{SPEC}{FILE_ENTRY}patch = \"../Cargo.toml\"\n"),
+            &[&at(22), "invalid file name"],
+        ),
+        case(
+            "digest of wrong length",
+            &with("abbcd195b\"", "abbcd195\""),
+            &[
+                &at(17),
+                "SHA256 digest of lib-compat-1.4.tar.bz2 must be 64 lowercase hex digits, got 63",
+            ],
+        ),
+        case(
+            "digest without source",
+            &with("source = \"a historical Manifest\"\n", ""),
+            &[&at(14), "no source saying where they come from"],
+        ),
+        case(
+            "uri that renames the download",
+            &with(
+                "uri = \"mirror://gentoo/lib-compat-1.4.tar.bz2\"",
+                "uri = \"mirror://gentoo/other.tar.bz2\"",
+            ),
+            &[&at(14), "does not end in lib-compat-1.4.tar.bz2"],
+        ),
+        case(
+            "unknown kernel series",
+            &with(
+                "version = \"1.4\"\n",
+                "version = \"1.4\"\nkernel_series = \"2.2\"\n",
+            ),
+            &[&at(12), "kernel_series \"2.2\" is neither"],
+        ),
+        case(
+            "missing kernel fragment",
+            &with(
+                "version = \"1.4\"\n",
+                &format!("{KERNEL_VERSION}kernel_fragments = [\"9.9.config\"]\n"),
+            ),
+            &[&at(13), "cannot read kernel-fragments/9.9.config"],
+        ),
+    ]
+}
+
+#[test]
+fn every_bad_spec_is_refused_with_its_location() {
+    let ws = Ws::copy();
+    let workspace = Workspace::locate(Some(&ws.path().join("Cargo.toml"))).unwrap();
+    let cases = cases();
+    assert!(cases.len() > 15, "{} cases", cases.len());
+    for c in cases {
+        ws.set_spec(&c.spec);
+        let err = match nbgen::generate(&workspace) {
+            Ok(_) => panic!("{}: accepted", c.what),
+            Err(e) => e,
+        };
+        assert_eq!(err.exit_code(), 2, "{}: {err}", c.what);
+        let text = err.to_string();
+        for e in &c.expect {
+            assert!(
+                text.contains(e.as_str()),
+                "{}: expected {e:?} in:\n{text}",
+                c.what
+            );
+        }
+    }
+}
+
 #[test]
 fn malformed_toml() {
     refused(
         &with("name = \"lib-compat\"", "name = \"lib-compat"),
         &[&at(3)],
-    );
-}
-
-#[test]
-fn unknown_field() {
-    refused(
-        &with(
-            "license = \"GPL-2\"",
-            "license = \"GPL-2\"\nlicence = \"GPL-2\"",
-        ),
-        &[&at(8), "unknown field `licence`"],
     );
 }
 
@@ -83,106 +223,26 @@ fn duplicate_package() {
     refused(&twice, &[&at(22), "duplicate package sys-libs/lib-compat"]);
 }
 
-#[test]
-fn duplicate_version() {
-    refused(
-        &with(
-            "version = \"1.4\"\n",
-            "version = \"1.4\"\n\n[[package.version]]\nversion = \"1.4\"\n",
-        ),
-        &[&at(14), "duplicate version 1.4"],
-    );
-}
-
-#[test]
-fn invalid_package_name() {
-    refused(
-        &with("name = \"lib-compat\"", "name = \"lib compat\""),
-        &[&at(3), "invalid package name"],
-    );
-}
-
-#[test]
-fn package_name_that_ends_like_a_version() {
-    refused(
-        &with("name = \"lib-compat\"", "name = \"lib-compat-1\""),
-        &[&at(3), "looks like a version"],
-    );
-}
-
-#[test]
-fn invalid_category_name() {
-    refused(
-        &with("category = \"sys-libs\"", "category = \"-sys\""),
-        &[&at(2), "invalid category name"],
-    );
-}
-
-#[test]
-fn invalid_version() {
-    refused(
-        &with("version = \"1.4\"", "version = \"1.4-beta\""),
-        &[&at(11), "invalid version \"1.4-beta\""],
-    );
-}
-
-#[test]
-fn invalid_keyword() {
-    refused(
-        &with("[\"~x86\"]", "[\"~x86 amd64\"]"),
-        &[&at(8), "invalid keyword"],
-    );
-}
-
-#[test]
-fn missing_template() {
-    refused(
-        &with("ebuild/lib-compat.ebuild", "ebuild/nonexistent.ebuild"),
-        &[&at(4), "no template \"ebuild/nonexistent.ebuild\""],
-    );
-}
-
 const FILE_ENTRY: &str = "\n[[package.file]]\ndest = \"x.patch\"\n";
-
-#[test]
-fn missing_patch_file() {
-    refused(
-        &format!("{SPEC}{FILE_ENTRY}patch = \"no-such.patch\"\n"),
-        &[&at(22), "cannot read patches/no-such.patch"],
-    );
-}
-
-#[test]
-fn missing_fragment_file() {
-    refused(
-        &format!("{SPEC}{FILE_ENTRY}fragment = \"no-such.config\"\n"),
-        &[&at(22), "cannot read kernel-fragments/no-such.config"],
-    );
-}
 
 #[test]
 fn file_with_two_origins() {
     refused(
         &format!("{SPEC}{FILE_ENTRY}patch = \"a\"\nfragment = \"b\"\n"),
-        &[&at(21), "exactly one of template, patch or fragment"],
-    );
-}
-
-#[test]
-fn patch_name_that_leaves_the_directory() {
-    refused(
-        &format!("{SPEC}{FILE_ENTRY}patch = \"../Cargo.toml\"\n"),
-        &[&at(22), "invalid file name"],
-    );
-}
-
-#[test]
-fn digest_of_wrong_length() {
-    refused(
-        &with("abbcd195b\"", "abbcd195\""),
         &[
-            &at(17),
-            "SHA256 digest of lib-compat-1.4.tar.bz2 must be 64 lowercase hex digits, got 63",
+            &at(21),
+            "exactly one of template, verbatim, patch or fragment",
+        ],
+    );
+}
+
+#[test]
+fn missing_verbatim_file() {
+    refused(
+        &format!("{SPEC}{FILE_ENTRY}verbatim = \"netbackup-support/no-such-script\"\n"),
+        &[
+            &at(22),
+            "no verbatim file \"netbackup-support/no-such-script\"",
         ],
     );
 }
@@ -190,14 +250,6 @@ fn digest_of_wrong_length() {
 #[test]
 fn digest_of_wrong_alphabet() {
     refused(&with("277dddd", "277DDDD"), &[&at(17), "with non-hex ones"]);
-}
-
-#[test]
-fn digest_without_source() {
-    refused(
-        &with("source = \"a historical Manifest\"\n", ""),
-        &[&at(14), "no source saying where they come from"],
-    );
 }
 
 #[test]
@@ -273,40 +325,7 @@ fn description_over_80_characters() {
     );
 }
 
-#[test]
-fn uri_that_renames_the_download() {
-    refused(
-        &with(
-            "uri = \"mirror://gentoo/lib-compat-1.4.tar.bz2\"",
-            "uri = \"mirror://gentoo/other.tar.bz2\"",
-        ),
-        &[&at(14), "does not end in lib-compat-1.4.tar.bz2"],
-    );
-}
-
 const KERNEL_VERSION: &str = "version = \"1.4\"\nkernel_series = \"2.6\"\n";
-
-#[test]
-fn unknown_kernel_series() {
-    refused(
-        &with(
-            "version = \"1.4\"\n",
-            "version = \"1.4\"\nkernel_series = \"2.2\"\n",
-        ),
-        &[&at(12), "kernel_series \"2.2\" is neither"],
-    );
-}
-
-#[test]
-fn missing_kernel_fragment() {
-    refused(
-        &with(
-            "version = \"1.4\"\n",
-            &format!("{KERNEL_VERSION}kernel_fragments = [\"9.9.config\"]\n"),
-        ),
-        &[&at(13), "cannot read kernel-fragments/9.9.config"],
-    );
-}
 
 #[test]
 fn kernel_fragment_option_without_a_reason() {

@@ -393,3 +393,46 @@ fixture = true
     let junit = std::fs::read_to_string(results.join("junit.xml")).unwrap();
     assert!(junit.contains("fetch-snapshot"), "{junit}");
 }
+
+/// The bwrap engine runs builds in the sandbox of generator/sandbox/bwrap.args, as ci/in-stage
+/// does: nothing of the host's environment, no CAP_SYS_MODULE (bit 16) or CAP_SYS_ADMIN (bit 21).
+#[test]
+fn bwrap_engine_clears_the_environment_and_drops_capabilities() {
+    use nbgen::engine::{Engine, Kind, Mount};
+    if !can_build() {
+        return;
+    }
+    let made = Command::new(repo_root().join("ci/make-stage"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", stderr(&made));
+    let tarball = PathBuf::from(String::from_utf8(made.stdout).unwrap().trim());
+    let sums = std::fs::read_to_string(format!("{}.sha512", tarball.display())).unwrap();
+    let sha512 = sums.split_whitespace().next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::detect(Some(Kind::Bwrap), &dir.path().join("cache")).unwrap();
+    let image = engine.prepare(&tarball, sha512).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let mounts = [Mount {
+        host: out.clone(),
+        guest: "/out".into(),
+        writable: true,
+    }];
+    let script = "printf '%s' \"${NBGEN_TEST_HOST_VAR-unset}\" >/out/env; \
+                  sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status >/out/caps";
+    let log = dir.path().join("log");
+    // The variable is set for nbgen's own process, which the sandbox must not pass on.
+    std::env::set_var("NBGEN_TEST_HOST_VAR", "from the host");
+    let rc = engine.run(&image, &mounts, script, &log).unwrap();
+    assert_eq!(rc, 0, "{}", std::fs::read_to_string(&log).unwrap());
+    assert_eq!(std::fs::read_to_string(out.join("env")).unwrap(), "unset");
+    let caps = u64::from_str_radix(
+        std::fs::read_to_string(out.join("caps")).unwrap().trim(),
+        16,
+    )
+    .unwrap();
+    assert_eq!(caps & (1 << 16), 0, "CAP_SYS_MODULE kept: {caps:x}");
+    assert_eq!(caps & (1 << 21), 0, "CAP_SYS_ADMIN kept: {caps:x}");
+    assert_ne!(caps, 0, "root inside keeps its other capabilities");
+}

@@ -8,7 +8,7 @@ inherit nb-kernel
 
 pkg_nofetch() {
 	eerror "QLogic's driver archive cannot be downloaded automatically."
-	eerror "Download the {{package.vars.series_2_4.driver}} driver for Linux 2.4 from QLogic's"
+	eerror "Download the {{package.vars.series_2_4.driver}} driver for Linux {{version.kernel_series}} from QLogic's"
 	eerror "support site ({{package.vars.download_page}}), save it in your"
 	eerror "distfiles directory (DISTDIR in make.conf, /usr/portage/distfiles by default)"
 	eerror "as ${A}, and run emerge again."
@@ -17,7 +17,7 @@ pkg_nofetch() {
 
 pkg_setup() {
 	nb-kernel_setup
-	nb-kernel_require_series 2.4 \
+	nb-kernel_require_series {{version.kernel_series}} \
 		"For a 2.6 kernel emerge the 8.x driver: emerge '>={{package.category}}/{{package.name}}-8'"
 	nb-kernel_check_config
 	# QLogic's readme and the HOWTO build with OSVER=linux, which names the tree
@@ -65,7 +65,7 @@ src_install() {
 		doins "${f}" || die "installing ${m}.o failed"
 	done
 	insinto /etc/modules.d
-	newins "${FILESDIR}"/qla2x00-driver-2.4.modules qla2x00-driver \
+	newins "${FILESDIR}"/qla2x00-driver-{{version.kernel_series}}.modules qla2x00-driver \
 		|| die "installing /etc/modules.d/qla2x00-driver failed"
 }
 
@@ -73,6 +73,6 @@ pkg_postinst() {
 	elog "The QLogic {{package.vars.series_2_4.driver}} modules are in /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi."
 	elog "Run modules-update (it also runs depmod), then load the driver:"
 	elog "  modprobe qla2300"
-	elog "Add qla2300 to /etc/modules.autoload.d/kernel-2.4 to load it at boot."
+	elog "Add qla2300 to /etc/modules.autoload.d/kernel-{{version.kernel_series}} to load it at boot."
 	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
 }

@@ -8,7 +8,7 @@ inherit nb-kernel
 
 pkg_nofetch() {
 	eerror "QLogic's driver archive cannot be downloaded automatically."
-	eerror "Download the {{package.vars.series_2_6.driver}} driver for Linux 2.6 from QLogic's"
+	eerror "Download the {{package.vars.series_2_6.driver}} driver for Linux {{version.kernel_series}} from QLogic's"
 	eerror "support site ({{package.vars.download_page}}), save it in your"
 	eerror "distfiles directory (DISTDIR in make.conf, /usr/portage/distfiles by default)"
 	eerror "as ${A}, and run emerge again.  (The file name QLogic used for this"
@@ -18,7 +18,7 @@ pkg_nofetch() {
 
 pkg_setup() {
 	nb-kernel_setup
-	nb-kernel_require_series 2.6 \
+	nb-kernel_require_series {{version.kernel_series}} \
 		"For a 2.4 kernel emerge the 7.x driver: emerge '<{{package.category}}/{{package.name}}-8'"
 	# qla_os.c declares kmem_cache_t, removed after 2.6.19 ("Slab: Remove
 	# kmem_cache_t", Christoph Lameter, linux-mm, 28 Nov 2006, against
@@ -103,7 +103,7 @@ src_install() {
 		dosbin "${NB_DRIVER_DIR}/extras/${m}" || die "installing ${m} failed"
 	done
 	insinto /etc/modules.d
-	newins "${FILESDIR}"/qla2x00-driver-2.6.modules qla2x00-driver \
+	newins "${FILESDIR}"/qla2x00-driver-{{version.kernel_series}}.modules qla2x00-driver \
 		|| die "installing /etc/modules.d/qla2x00-driver failed"
 	if [ "${NB_INTERMODULE}" = module ]; then
 		# Loaded first, so that qla2xxx_conf and qla2xxx find inter_module_*, and
@@ -126,7 +126,7 @@ pkg_postinst() {
 	elog "  modprobe qla2300"
 	elog "/etc/modules.d/qla2x00-driver names qla2300 in scsi_hostadapter1 and loads"
 	elog "qla2xxx_conf before qla2xxx (and unloads it after); name your chip module there"
-	elog "and in /etc/modules.autoload.d/kernel-2.6 to load it at boot."
+	elog "and in /etc/modules.autoload.d/kernel-{{version.kernel_series}} to load it at boot."
 	case ${NB_QLA_CONF} in
 		written)
 			elog "/etc/qla2xxx.conf was written into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)." ;;
