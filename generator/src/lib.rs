@@ -16,6 +16,7 @@ pub mod model;
 pub mod pin;
 pub mod render;
 pub mod report;
+pub mod shared;
 pub mod shell;
 pub mod spec;
 pub mod stage;

@@ -64,6 +64,27 @@ struct RawKernel {
     fixture: Option<RawFixture>,
     url: Option<Spanned<String>>,
     sha512: Option<Spanned<String>>,
+    /// A tarball in the shared directory, with its SHA256 and the toolchain compatibility script
+    /// that ci/real-kernel/prepare applies to the test copy.
+    path: Option<Spanned<String>>,
+    sha256: Option<Spanned<String>>,
+    compat: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDistfile {
+    name: Spanned<String>,
+    path: Spanned<String>,
+    sha256: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChecks {
+    #[serde(default)]
+    depmod: bool,
+    load_order: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +114,9 @@ struct RawEntry {
     #[serde(default)]
     require_features: Vec<Spanned<String>>,
     refuse_distfile: Option<Spanned<String>>,
+    #[serde(default)]
+    distfiles: Vec<Spanned<RawDistfile>>,
+    checks: Option<Spanned<RawChecks>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,6 +163,37 @@ pub struct Entry {
     /// A distfile that the entry replaces by bytes of the same size and other content: every
     /// package of the entry passes only when portage refuses that file.
     pub refuse_distfile: Option<String>,
+    /// Real distfiles from the shared directory, pinned in the entry's own copy of the overlay in
+    /// place of the stand-ins of the same names.
+    pub distfiles: Vec<SharedDistfile>,
+    /// What is checked on the installed modules after every package passed.
+    pub checks: Checks,
+}
+
+/// A distfile made from a file of the shared directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedDistfile {
+    /// The name the ebuilds fetch.
+    pub name: String,
+    /// Below the shared directory.
+    pub path: PathBuf,
+    pub sha256: String,
+    pub repack: crate::shared::Repack,
+}
+
+/// Checks of the installed kernel modules, run in the container after the packages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checks {
+    /// `depmod -e` against the kernel tree's exported symbols reports no unknown symbol.
+    pub depmod: bool,
+    /// `modprobe --show-depends <last>` loads exactly these modules, in this order.
+    pub load_order: Vec<String>,
+}
+
+impl Checks {
+    pub fn is_empty(&self) -> bool {
+        !self.depmod && self.load_order.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +202,20 @@ pub enum Kernel {
     Fixture(Fixture),
     /// A kernel source tarball, configured and built by `nbgen test`.
     Tarball(Download),
+    /// A kernel tarball of the shared directory, prepared by ci/real-kernel/prepare.
+    Shared(SharedKernel),
+}
+
+/// A real kernel tree from the shared directory. ci/real-kernel/prepare unpacks it, applies
+/// `compat` to that copy, configures it from defconfig and the entry's fragments and runs
+/// `make modules_prepare` in the test stage, caching the tree by a digest of those inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedKernel {
+    /// Below the shared directory.
+    pub path: PathBuf,
+    pub sha256: String,
+    /// The compatibility script, relative to the workspace root.
+    pub compat: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -294,6 +363,11 @@ static PROFILE: LazyLock<Regex> = LazyLock::new(|| {
 static FIXTURE_VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^2\.[46]\.[0-9]+$").unwrap());
 static SHA512: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{128}$").unwrap());
+static SHA256: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{64}$").unwrap());
+static SHARED_PATH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.,-]*(/[A-Za-z0-9_][A-Za-z0-9+_.,-]*)*$").unwrap()
+});
+static MODULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").unwrap());
 static SCRIPT_ARG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*$").unwrap());
 static FEATURE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").unwrap());
@@ -361,7 +435,7 @@ impl Ctx<'_> {
                 return Err(self.err(
                     at,
                     format!(
-                        "entry {name:?} has a real kernel (url): `fixture = true` would be false"
+                        "entry {name:?} has a real kernel (url or path): `fixture = true` would be false"
                     ),
                 ));
             }
@@ -401,6 +475,19 @@ impl Ctx<'_> {
                     ));
                 }
             }
+            if matches!(kernel, Kernel::Shared(_)) {
+                if let Some(p) = e.patches.first() {
+                    return Err(self.err(
+                        p,
+                        format!("entry {name:?}: ci/real-kernel/prepare applies no patches to a shared kernel tarball"),
+                    ));
+                }
+            }
+            let distfiles = self.distfiles(&e.distfiles)?;
+            let checks = match &e.checks {
+                Some(c) => self.checks(c)?,
+                None => Checks::default(),
+            };
             let packages = match (&e.packages, &default_packages) {
                 (Some(p), _) => self.atoms(p)?,
                 (None, Some(p)) => p.clone(),
@@ -468,6 +555,8 @@ impl Ctx<'_> {
                 fixture: is_fixture,
                 require_features,
                 refuse_distfile,
+                distfiles,
+                checks,
             });
         }
         let stand_ins = match &raw.stand_ins {
@@ -637,10 +726,140 @@ impl Ctx<'_> {
         }
     }
 
+    /// A relative path below the shared directory: plain components only, so it cannot climb out.
+    fn shared_path(&self, value: &Spanned<String>) -> Result<PathBuf> {
+        self.matching(
+            value,
+            &SHARED_PATH,
+            "path (a relative path below the shared directory, NB_SHARED)",
+        )
+        .map(PathBuf::from)
+    }
+
+    fn sha256(&self, value: &Spanned<String>) -> Result<String> {
+        let v = value.get_ref();
+        if SHA256.is_match(v) {
+            Ok(v.clone())
+        } else {
+            Err(self.err(
+                value,
+                format!(
+                    "sha256 must be 64 lowercase hex digits, got {} characters",
+                    v.len()
+                ),
+            ))
+        }
+    }
+
+    fn distfiles(&self, raw: &[Spanned<RawDistfile>]) -> Result<Vec<SharedDistfile>> {
+        let mut seen = BTreeSet::new();
+        raw.iter()
+            .map(|d| {
+                let r = d.get_ref();
+                let name = self.matching(&r.name, &FILE_NAME, "distfile name")?;
+                if !seen.insert(name.clone()) {
+                    return Err(self.err(&r.name, format!("distfile {name:?} is named twice")));
+                }
+                let path = self.shared_path(&r.path)?;
+                let repack = crate::shared::repack(r.path.get_ref(), &name).ok_or_else(|| {
+                    self.err(
+                        &r.path,
+                        format!(
+                            "cannot make {name:?} from {:?}: nbgen copies a tarball of the same compression, or turns .tar.xz into .tgz/.tar.gz",
+                            r.path.get_ref()
+                        ),
+                    )
+                })?;
+                Ok(SharedDistfile {
+                    name,
+                    path,
+                    sha256: self.sha256(&r.sha256)?,
+                    repack,
+                })
+            })
+            .collect()
+    }
+
+    fn checks(&self, c: &Spanned<RawChecks>) -> Result<Checks> {
+        let raw = c.get_ref();
+        let load_order =
+            match &raw.load_order {
+                None => Vec::new(),
+                Some(list) if list.get_ref().is_empty() => return Err(self.err(
+                    list,
+                    "load_order is empty: name the modules modprobe loads, the one asked for last",
+                )),
+                Some(list) => list
+                    .get_ref()
+                    .iter()
+                    .map(|m| self.matching(m, &MODULE, "module name (want [A-Za-z0-9_-]+)"))
+                    .collect::<Result<_>>()?,
+            };
+        let checks = Checks {
+            depmod: raw.depmod,
+            load_order,
+        };
+        if checks.is_empty() {
+            return Err(self.err(
+                c,
+                "checks asks for nothing: set depmod = true or load_order = [...]",
+            ));
+        }
+        Ok(checks)
+    }
+
     fn kernel(&self, k: &Spanned<RawKernel>) -> Result<Kernel> {
         let raw = k.get_ref();
-        match (&raw.fixture, &raw.url) {
-            (Some(f), None) => {
+        if raw.path.is_none() {
+            for (field, value) in [("sha256", &raw.sha256), ("compat", &raw.compat)] {
+                if let Some(v) = value {
+                    return Err(self.err(
+                        v,
+                        format!("{field} belongs to a kernel from the shared directory (path = \"...\")"),
+                    ));
+                }
+            }
+        }
+        match (&raw.fixture, &raw.url, &raw.path) {
+            (None, None, Some(p)) => {
+                if let Some(d) = &raw.sha512 {
+                    return Err(self.err(
+                        d,
+                        "a kernel from the shared directory is checked by sha256 (shared/real/SHA256SUMS), not sha512",
+                    ));
+                }
+                let path = self.shared_path(p)?;
+                let sha256 = match &raw.sha256 {
+                    Some(s) => self.sha256(s)?,
+                    None => {
+                        return Err(self.err(
+                            p,
+                            "a kernel from the shared directory needs its sha256 (from shared/real/SHA256SUMS)",
+                        ))
+                    }
+                };
+                let compat = match &raw.compat {
+                    Some(c) => {
+                        let rel = self.matching(c, &SHARED_PATH, "compat (a script in the workspace)")?;
+                        if !self.root.join(&rel).is_file() {
+                            return Err(self.err(c, format!("no script {rel} in the workspace")));
+                        }
+                        PathBuf::from(rel)
+                    }
+                    None => {
+                        return Err(self.err(
+                            p,
+                            "a kernel from the shared directory needs compat = \"...\": the script ci/real-kernel/prepare applies to the tree for today's toolchain",
+                        ))
+                    }
+                };
+                Ok(Kernel::Shared(SharedKernel {
+                    path,
+                    sha256,
+                    compat,
+                }))
+            }
+            (Some(f), None, None) => {
                 if let Some(d) = &raw.sha512 {
                     return Err(
                         self.err(d, "a fixture kernel is written locally: it has no sha512")
@@ -667,11 +886,11 @@ impl Ctx<'_> {
                     intermodule: f.intermodule,
                 }))
             }
-            (None, Some(u)) => Ok(Kernel::Tarball(Download {
+            (None, Some(u), None) => Ok(Kernel::Tarball(Download {
                 url: self.url(u)?,
                 sha512: self.sha512(&raw.sha512)?,
             })),
-            _ => Err(self.err(k, "a kernel needs exactly one of fixture or url")),
+            _ => Err(self.err(k, "a kernel needs exactly one of fixture, url or path")),
         }
     }
 }
@@ -1033,7 +1252,7 @@ sha512 = "SHA"
             ("script = \"ci/make-stage\"", "script = \"ci/make-stage\"\npath = \"x.tar\"", "[stage]", "exactly one of url, path or script"),
             ("script = \"ci/make-stage\"", "script = \"ci/make-stage\"\nsha512 = \"00\"", "sha512 = \"00\"", "128 lowercase hex"),
             ("sha512 = \"ab", "sha512 = \"AB", "sha512 = \"AB", "128 lowercase hex"),
-            ("kernel = { url = \"https://cdn", "kernel = { fixture = { version = \"2.6.18\", smp = true, intermodule = \"built\" }, url = \"https://cdn", "kernel = { fixture = { version = \"2.6.18\"", "exactly one of fixture or url"),
+            ("kernel = { url = \"https://cdn", "kernel = { fixture = { version = \"2.6.18\", smp = true, intermodule = \"built\" }, url = \"https://cdn", "kernel = { fixture = { version = \"2.6.18\"", "exactly one of fixture, url or path"),
         ];
         for (from, to, needle, part) in cases {
             assert!(g.contains(from), "case {from:?} matches nothing");
@@ -1159,6 +1378,18 @@ sha512 = "SHA"
             assert!(
                 on_v.iter().filter(|e| e.refuse_distfile.is_none()).count() >= 3,
                 "{v}"
+            );
+        }
+        // The real-source matrix: offline, real kernels from the shared directory, each entry
+        // with real distfiles and checks of what it installed.
+        let real = Matrix::load(&root.join("ci/matrix-real.toml"), root).unwrap();
+        assert!(real.downloads().is_empty());
+        for e in &real.entries {
+            assert!(matches!(e.kernel, Kernel::Shared(_)), "{}", e.name);
+            assert!(
+                !e.distfiles.is_empty() && !e.checks.is_empty(),
+                "{}",
+                e.name
             );
         }
         // The lock file is one `Lock::load` accepts, written as `Lock::save` writes it.

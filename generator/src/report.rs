@@ -110,6 +110,17 @@ pub struct EntryResult {
     pub packages: Vec<PackageResult>,
     /// Why a [`Status::Skipped`] entry did not run.
     pub skip_reason: Option<String>,
+    /// The entry's checks of the installed modules (the matrix's `checks`), after its packages.
+    pub checks: Vec<CheckResult>,
+}
+
+/// One check of an entry (`depmod`, `load-order`): passed, failed with its log, or not run
+/// because a package failed first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    pub name: String,
+    pub outcome: Outcome,
+    pub failure: Option<Failure>,
 }
 
 impl EntryResult {
@@ -130,6 +141,7 @@ impl EntryResult {
                 })
                 .collect(),
             skip_reason: Some(reason.to_string()),
+            checks: Vec::new(),
         }
     }
 }
@@ -166,6 +178,15 @@ struct EntryJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     skip_reason: Option<&'a str>,
     packages: Vec<PackageJson<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<CheckJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    name: &'a str,
+    outcome: Outcome,
+    failure: Option<&'a Failure>,
 }
 
 #[derive(Serialize)]
@@ -225,6 +246,15 @@ pub fn summary_json(matrix: &str, results: &[EntryResult]) -> String {
                         outcome: p.outcome,
                         duration_seconds: p.duration.map(seconds),
                         failure: p.failure.as_ref(),
+                    })
+                    .collect(),
+                checks: r
+                    .checks
+                    .iter()
+                    .map(|c| CheckJson {
+                        name: &c.name,
+                        outcome: c.outcome,
+                        failure: c.failure.as_ref(),
                     })
                     .collect(),
             })
@@ -296,6 +326,32 @@ pub fn junit_xml(matrix: &str, results: &[EntryResult]) -> Result<String> {
             if let Some(d) = p.duration {
                 case.set_time(d);
             }
+            suite.add_test_case(case);
+        }
+        for c in &r.checks {
+            let status = match (c.outcome, &c.failure) {
+                (Outcome::Passed, _) => TestCaseStatus::success(),
+                (Outcome::SkippedCached, _) => skipped_cached(),
+                (Outcome::Skipped, _) => skipped(r),
+                (Outcome::Failed, f) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    match f {
+                        Some(f) => s.set_message(f.describe()).set_type(f.phase.as_str()),
+                        None => s.set_message("failed"),
+                    };
+                    s
+                }
+                (Outcome::NotRun, _) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                    s.set_message(format!(
+                        "not run: entry {} failed before its checks",
+                        r.name
+                    ));
+                    s
+                }
+            };
+            let mut case = TestCase::new(format!("check: {}", c.name), status);
+            case.set_classname(r.name.as_str());
             suite.add_test_case(case);
         }
     }
@@ -432,6 +488,7 @@ mod tests {
                     pkg(">=sys-block/qla2x00-driver-8", Outcome::Passed, None),
                 ],
                 skip_reason: None,
+                checks: vec![],
             },
             EntryResult {
                 name: "linux-2.6.16-fixture".into(),
@@ -447,6 +504,7 @@ mod tests {
                     ),
                 ],
                 skip_reason: None,
+                checks: vec![],
             },
             EntryResult {
                 name: "linux-2.4.27-smp".into(),
@@ -463,6 +521,7 @@ mod tests {
                     failure: None,
                 }],
                 skip_reason: None,
+                checks: vec![],
             },
             EntryResult {
                 name: "linux-2.6.18".into(),
@@ -471,6 +530,7 @@ mod tests {
                 failure: None,
                 packages: vec![pkg("sys-libs/lib-compat", Outcome::SkippedCached, None)],
                 skip_reason: None,
+                checks: vec![],
             },
         ]
     }
@@ -538,6 +598,7 @@ mod tests {
             }),
             packages: vec![],
             skip_reason: None,
+            checks: vec![],
         }];
         let xml = junit_xml(odd, &r).unwrap();
         assert!(!xml.contains("a<b>"), "{xml}");
@@ -621,6 +682,63 @@ mod tests {
             ),
             "{t}"
         );
+    }
+
+    #[test]
+    fn checks_are_phases_of_their_entry_in_both_reports() {
+        let failure = Failure {
+            phase: "check-load-order".into(),
+            log: "linux-2.6.18-real/out/checks/load-order.log".into(),
+        };
+        let r = vec![EntryResult {
+            name: "linux-2.6.18-real".into(),
+            status: Status::Failed,
+            duration: Duration::from_secs(60),
+            failure: Some(failure.clone()),
+            packages: vec![PackageResult {
+                atom: ">=sys-block/qla2x00-driver-8".into(),
+                outcome: Outcome::Passed,
+                duration: Some(Duration::from_secs(24)),
+                failure: None,
+            }],
+            skip_reason: None,
+            checks: vec![
+                CheckResult {
+                    name: "depmod".into(),
+                    outcome: Outcome::Passed,
+                    failure: None,
+                },
+                CheckResult {
+                    name: "load-order".into(),
+                    outcome: Outcome::Failed,
+                    failure: Some(failure),
+                },
+            ],
+        }];
+        let v: serde_json::Value = serde_json::from_str(&summary_json("m.toml", &r)).unwrap();
+        assert_eq!(v["entries"][0]["checks"][0]["outcome"], "passed");
+        assert_eq!(
+            v["entries"][0]["checks"][1]["failure"]["phase"],
+            "check-load-order"
+        );
+        // Entries without checks keep the summary they had.
+        let plain: serde_json::Value =
+            serde_json::from_str(&summary_json("m.toml", &results())).unwrap();
+        assert!(plain["entries"][0].get("checks").is_none());
+        let report = Report::deserialize_from_str(&junit_xml("m.toml", &r).unwrap()).unwrap();
+        let suite = &report.test_suites[0];
+        assert_eq!(suite.test_cases.len(), 3);
+        assert_eq!(suite.failures, 1);
+        let case = &suite.test_cases[2];
+        assert_eq!(case.name.as_str(), "check: load-order");
+        assert_eq!(
+            case.classname.as_ref().unwrap().as_str(),
+            "linux-2.6.18-real"
+        );
+        let TestCaseStatus::NonSuccess { ty, .. } = &case.status else {
+            panic!("{:?}", case.status)
+        };
+        assert_eq!(ty.as_ref().unwrap().as_str(), "check-load-order");
     }
 
     #[test]

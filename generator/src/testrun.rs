@@ -2,10 +2,12 @@
 //! one matrix entry per kernel, in parallel, and reports per entry what passed, with the logs.
 //!
 //! For every entry: the stage is fetched (verified) and made an image once per digest; the kernel
-//! tree is prepared (a fixture written by ci/ebuild-tests/make-kernel, or a kernel.org tarball
-//! unpacked, patched and configured from the fragments); then a container without network gets the
-//! overlay read-only, the distfiles and the kernel tree, and emerges the entry's packages. An entry
-//! whose inputs are unchanged since it last passed is not run again.
+//! tree is prepared (a fixture written by ci/ebuild-tests/make-kernel, a kernel.org tarball
+//! unpacked, patched and configured from the fragments, or a real tarball of the shared directory
+//! readied by ci/real-kernel/prepare); then a container without network gets the overlay
+//! read-only, the distfiles (an entry with real distfiles gets its own overlay copy pinning them)
+//! and the kernel tree, emerges the entry's packages and runs the entry's checks of the installed
+//! modules. An entry whose inputs are unchanged since it last passed is not run again.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -25,13 +27,17 @@ use crate::fetch::Fetcher;
 use crate::manifest;
 use crate::matrix::{Entry, Kernel, Lock, Matrix};
 use crate::render;
-use crate::report::{self, EntryResult, Failure, Outcome, PackageResult, Status};
+use crate::report::{self, CheckResult, EntryResult, Failure, Outcome, PackageResult, Status};
+use crate::shared::{self, Local};
 use crate::stage::{fetch_download, resolve_stage, run_checked, unpack_snapshot, Resolved};
 use crate::tree;
 use crate::workspace::Workspace;
 
 /// The script that writes fixture kernel trees.
 const MAKE_KERNEL: &str = "ci/ebuild-tests/make-kernel";
+
+/// The script that prepares a real kernel tree from the shared directory (cached by its inputs).
+const PREPARE_REAL_KERNEL: &str = "ci/real-kernel/prepare";
 
 /// Bumped when the build script changes, so cached results of an older script are not reused.
 const SCRIPT_VERSION: &str = "nbgen-test-2";
@@ -94,7 +100,7 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
         Some(dir) => dir.clone(),
         None => {
             let dir = opts.results.join(".overlay");
-            write_test_overlay(ws, &stand_ins, &dir)?;
+            write_test_overlay(ws, &stand_ins, &BTreeMap::new(), &dir)?;
             dir
         }
     };
@@ -149,6 +155,26 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
             .map_err(|e| Lacking::new("fetch-snapshot", e))
     });
     lock.save()?;
+    // Files of the shared directory, checked against their SHA256 here: a mismatch fails the
+    // entry (phase shared-file), a missing file skips it with the reason.
+    let shared_dir = shared::dir(&ws.root);
+    let mut locals: BTreeMap<String, Acquired<Locals>> = BTreeMap::new();
+    for entry in &entries {
+        let acquired = acquire_locals(
+            ws,
+            entry,
+            &shared_dir,
+            &stand_ins,
+            &distdir,
+            &opts.results,
+            opts.overlay.is_none(),
+        )
+        .map_err(|e| Lacking::new("shared-file", e));
+        if let Ok(Err(reason)) = &acquired {
+            eprintln!("nbgen test: SKIPPED: {}: {reason}", entry.name);
+        }
+        locals.insert(entry.name.clone(), acquired);
+    }
 
     let progress = MultiProgress::new();
     let queue = AtomicUsize::new(0);
@@ -162,6 +188,7 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
         overlay_hash: &overlay_hash,
         distdir: &distdir,
         results_dir: &opts.results,
+        cache: &opts.cache,
         force: opts.force,
     };
     std::thread::scope(|scope| {
@@ -175,10 +202,15 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
                 );
                 bar.set_prefix(entry.name.clone());
                 bar.enable_steady_tick(Duration::from_millis(200));
-                let result = match &images[&format!("{:?}", entry.stage)] {
-                    Ok(Ok((image, stage_sha))) => ctx.run_entry(entry, image, stage_sha, &bar),
-                    Ok(Err(reason)) => EntryResult::skipped(&entry.name, &entry.packages, reason),
-                    Err(lacking) => ctx.not_run(entry, lacking),
+                // A shared file with wrong bytes fails the entry whatever else is missing.
+                let result = match (&images[&format!("{:?}", entry.stage)], &locals[&entry.name]) {
+                    (_, Err(lacking)) | (Err(lacking), _) => ctx.not_run(entry, lacking),
+                    (Ok(Err(reason)), _) | (_, Ok(Err(reason))) => {
+                        EntryResult::skipped(&entry.name, &entry.packages, reason)
+                    }
+                    (Ok(Ok((image, stage_sha))), Ok(Ok(local))) => {
+                        ctx.run_entry(entry, local, image, stage_sha, &bar)
+                    }
                 };
                 bar.finish_with_message(result.status.as_str().to_string());
                 results.lock().unwrap()[i] = Some(result);
@@ -245,13 +277,90 @@ fn make_stand_ins(
     Ok(out)
 }
 
-/// The overlay the spec generates, with the stand-ins' digests in place of the spec's for the
-/// same file names: in memory only, into `dir` (never into overlay/ or the spec).
+/// What an entry takes from the shared directory: the verified kernel tarball, and for real
+/// distfiles its own overlay copy (with their digests) and distfile directory.
+#[derive(Debug, Default)]
+struct EntryLocal {
+    kernel_tarball: Option<PathBuf>,
+    /// The overlay and its tree hash.
+    overlay: Option<(PathBuf, String)>,
+    distdir: Option<PathBuf>,
+}
+
+/// An entry's shared inputs, or why they cannot be had here (the entry is skipped).
+type Locals = std::result::Result<EntryLocal, String>;
+
+/// Checks the entry's files of the shared directory and, for real distfiles, writes the entry's
+/// distfile directory (the stand-ins, then the real files under the names the ebuilds fetch) and
+/// its overlay copy pinning them (unless the user gave an overlay to test).
+fn acquire_locals(
+    ws: &Workspace,
+    entry: &Entry,
+    shared_dir: &Path,
+    stand_ins: &BTreeMap<String, manifest::Measured>,
+    distdir: &Path,
+    results: &Path,
+    own_overlay: bool,
+) -> Result<Locals> {
+    let mut local = EntryLocal::default();
+    if let Kernel::Shared(k) = &entry.kernel {
+        match shared::resolve(shared_dir, &k.path, &k.sha256)? {
+            Local::Missing(why) => return Ok(Err(why)),
+            Local::Ready(p) => local.kernel_tarball = Some(p),
+        }
+    }
+    if entry.distfiles.is_empty() {
+        return Ok(Ok(local));
+    }
+    let mut sources = Vec::new();
+    for d in &entry.distfiles {
+        match shared::resolve(shared_dir, &d.path, &d.sha256)? {
+            Local::Missing(why) => return Ok(Err(why)),
+            Local::Ready(p) => sources.push((d, p)),
+        }
+    }
+    let dist = results.join(format!(".distfiles-{}", entry.name));
+    let _ = fs::remove_dir_all(&dist);
+    fs::create_dir_all(&dist).at(&dist)?;
+    for name in stand_ins.keys() {
+        fs::copy(distdir.join(name), dist.join(name)).at(&dist.join(name))?;
+    }
+    let mut real = BTreeMap::new();
+    for (d, src) in sources {
+        let dest = dist.join(&d.name);
+        let _ = fs::remove_file(&dest);
+        shared::materialize(&src, &dest, d.repack)?;
+        real.insert(d.name.clone(), manifest::measure(&dest)?);
+    }
+    if own_overlay {
+        let overlay = results.join(format!(".overlay-{}", entry.name));
+        let replaced = write_test_overlay(ws, stand_ins, &real, &overlay)?;
+        if let Some(name) = real.keys().find(|n| !replaced.contains(*n)) {
+            return Err(Error::input(
+                entry.location.clone(),
+                format!(
+                    "entry {:?}: distfile {name:?} is no distfile of the overlay's ebuilds",
+                    entry.name
+                ),
+            ));
+        }
+        let hash = tree_hash(&tree::read(&overlay)?);
+        local.overlay = Some((overlay, hash));
+    }
+    local.distdir = Some(dist);
+    Ok(Ok(local))
+}
+
+/// The overlay the spec generates, with the stand-ins' digests (then the real files', `real`) in
+/// place of the spec's for the same file names: in memory only, into `dir` (never into overlay/
+/// or the spec). Returns the names it replaced.
 fn write_test_overlay(
     ws: &Workspace,
     stand_ins: &BTreeMap<String, manifest::Measured>,
+    real: &BTreeMap<String, manifest::Measured>,
     dir: &Path,
-) -> Result<()> {
+) -> Result<std::collections::BTreeSet<String>> {
+    let mut replaced = std::collections::BTreeSet::new();
     let rendered = crate::generate_with(ws, |overlay| {
         let distfiles = overlay
             .packages
@@ -259,15 +368,22 @@ fn write_test_overlay(
             .flat_map(|p| &mut p.versions)
             .flat_map(|v| &mut v.distfiles);
         for d in distfiles {
-            if let Some(m) = stand_ins.get(&d.name) {
-                d.size = Some(m.size);
-                d.digests = m.digests.clone();
-                d.source = Some("STAND-IN for nbgen test".into());
-            }
+            let (m, source) = match (real.get(&d.name), stand_ins.get(&d.name)) {
+                (Some(m), _) => (
+                    m,
+                    "the real file, from the shared directory, for nbgen test",
+                ),
+                (None, Some(m)) => (m, "STAND-IN for nbgen test"),
+                (None, None) => continue,
+            };
+            d.size = Some(m.size);
+            d.digests = m.digests.clone();
+            d.source = Some(source.into());
+            replaced.insert(d.name.clone());
         }
     })?;
     tree::replace(dir, &rendered.tree, &mut |_| Ok(()))?;
-    Ok(())
+    Ok(replaced)
 }
 
 fn tree_hash(tree: &render::Tree) -> String {
@@ -326,7 +442,31 @@ fn failed_before(entry: &Entry, start: Instant, phase: &str, log: PathBuf) -> En
             })
             .collect(),
         skip_reason: None,
+        checks: checks_with(entry, Outcome::NotRun),
     }
+}
+
+/// The entry's checks, each with `outcome` and no failure.
+fn checks_with(entry: &Entry, outcome: Outcome) -> Vec<CheckResult> {
+    check_names(entry)
+        .into_iter()
+        .map(|name| CheckResult {
+            name: name.to_string(),
+            outcome,
+            failure: None,
+        })
+        .collect()
+}
+
+fn check_names(entry: &Entry) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if entry.checks.depmod {
+        names.push("depmod");
+    }
+    if !entry.checks.load_order.is_empty() {
+        names.push("load-order");
+    }
+    names
 }
 
 struct EntryCtx<'a> {
@@ -340,6 +480,8 @@ struct EntryCtx<'a> {
     overlay_hash: &'a str,
     distdir: &'a Path,
     results_dir: &'a Path,
+    /// nbgen's cache: prepared real kernel trees go to real-kernel/<entry name>/.
+    cache: &'a Path,
     force: bool,
 }
 
@@ -359,6 +501,7 @@ impl EntryCtx<'_> {
     fn run_entry(
         &self,
         entry: &Entry,
+        local: &EntryLocal,
         image: &Image,
         stage_sha: &str,
         bar: &ProgressBar,
@@ -376,7 +519,12 @@ impl EntryCtx<'_> {
         }
         let start = Instant::now();
         let dir = self.results_dir.join(&entry.name);
-        let key = self.key(entry, stage_sha);
+        let (overlay_dir, overlay_hash) = match &local.overlay {
+            Some((dir, hash)) => (dir.as_path(), hash.as_str()),
+            None => (self.overlay_dir, self.overlay_hash),
+        };
+        let distdir = local.distdir.as_deref().unwrap_or(self.distdir);
+        let key = self.key(entry, overlay_hash, stage_sha);
         let key_file = dir.join("inputs.sha512");
         if !self.force && fs::read_to_string(&key_file).ok().as_deref() == Some(key.as_str()) {
             return EntryResult {
@@ -395,6 +543,7 @@ impl EntryCtx<'_> {
                     })
                     .collect(),
                 skip_reason: None,
+                checks: checks_with(entry, Outcome::SkippedCached),
             };
         }
         let _ = fs::remove_dir_all(&dir);
@@ -404,7 +553,7 @@ impl EntryCtx<'_> {
         }
         bar.set_message("preparing the kernel tree");
         let kernel_log = dir.join("kernel.log");
-        let kernel = match self.prepare_kernel(entry, &dir) {
+        let kernel = match self.prepare_kernel(entry, local, &dir) {
             Ok(k) => k,
             Err(e) => {
                 let _ = fs::write(&kernel_log, format!("{e}\n"));
@@ -414,7 +563,7 @@ impl EntryCtx<'_> {
         bar.set_message(format!("emerging {} packages", entry.packages.len()));
         let mut mounts = vec![
             Mount {
-                host: self.overlay_dir.to_path_buf(),
+                host: overlay_dir.to_path_buf(),
                 guest: "/var/db/repos/nb-overlay".into(),
                 writable: false,
             },
@@ -424,7 +573,7 @@ impl EntryCtx<'_> {
                 writable: matches!(entry.kernel, Kernel::Tarball(_)),
             },
             Mount {
-                host: self.distdir.to_path_buf(),
+                host: distdir.to_path_buf(),
                 guest: "/var/cache/distfiles".into(),
                 writable: true,
             },
@@ -450,12 +599,22 @@ impl EntryCtx<'_> {
             }
         };
         let packages = collect_packages(entry, &dir);
-        let failure = packages.iter().find_map(|p| p.failure.clone()).or_else(|| {
-            (code != 0 || packages.iter().any(|p| p.outcome != Outcome::Passed)).then(|| Failure {
-                phase: "container".into(),
-                log: run_log.clone(),
+        let all_passed = packages.iter().all(|p| p.outcome == Outcome::Passed);
+        let checks = if code == 0 && all_passed {
+            collect_checks(entry, &dir)
+        } else {
+            checks_with(entry, Outcome::NotRun)
+        };
+        let failure = packages
+            .iter()
+            .find_map(|p| p.failure.clone())
+            .or_else(|| {
+                (code != 0 || !all_passed).then(|| Failure {
+                    phase: "container".into(),
+                    log: run_log.clone(),
+                })
             })
-        });
+            .or_else(|| checks.iter().find_map(|c| c.failure.clone()));
         let status = if failure.is_none() {
             Status::Passed
         } else {
@@ -471,16 +630,17 @@ impl EntryCtx<'_> {
             failure,
             packages,
             skip_reason: None,
+            checks,
         }
     }
 
     /// Everything that decides the entry's outcome: if none of it changed since the entry passed,
     /// running it again would tell nothing new.
-    fn key(&self, entry: &Entry, stage_sha: &str) -> String {
+    fn key(&self, entry: &Entry, overlay_hash: &str, stage_sha: &str) -> String {
         let mut h = Sha512::new();
         for part in [
             SCRIPT_VERSION,
-            self.overlay_hash,
+            overlay_hash,
             stage_sha,
             &format!("{entry:?}"),
         ] {
@@ -492,12 +652,53 @@ impl EntryCtx<'_> {
         for f in &entry.fragments {
             h.update(fs::read(self.ws.fragments_dir().join(f)).unwrap_or_default());
         }
+        // A shared kernel's tree comes from the prepare script and the compat script (the
+        // tarball itself is in the entry as its SHA256).
+        if let Kernel::Shared(k) = &entry.kernel {
+            h.update(fs::read(self.ws.root.join(PREPARE_REAL_KERNEL)).unwrap_or_default());
+            h.update(fs::read(self.ws.root.join(&k.compat)).unwrap_or_default());
+        }
         hex::encode(h.finalize())
     }
 
-    fn prepare_kernel(&self, entry: &Entry, dir: &Path) -> Result<PathBuf> {
+    fn prepare_kernel(&self, entry: &Entry, local: &EntryLocal, dir: &Path) -> Result<PathBuf> {
         let tree = dir.join("kernel");
         match &entry.kernel {
+            Kernel::Shared(k) => {
+                let tarball = local
+                    .kernel_tarball
+                    .as_ref()
+                    .expect("a shared kernel is acquired before its entry runs");
+                let script = self.ws.root.join(PREPARE_REAL_KERNEL);
+                // One cache directory per entry: the script keeps only the newest tree of a
+                // directory, and entries of other inputs must not remove each other's.
+                let cache = self.cache.join("real-kernel").join(&entry.name);
+                let out = run_checked(
+                    Command::new("bash")
+                        .arg(&script)
+                        .arg(tarball)
+                        .arg(self.ws.root.join(&k.compat))
+                        .args(
+                            entry
+                                .fragments
+                                .iter()
+                                .map(|f| self.ws.fragments_dir().join(f)),
+                        )
+                        .env("NBGEN", std::env::current_exe().at(&script)?)
+                        .env("NB_REAL_KERNEL_CACHE", &cache)
+                        .current_dir(&self.ws.root),
+                    &script,
+                )?;
+                let prepared = PathBuf::from(out.lines().last().unwrap_or_default().trim());
+                if !prepared.join("Makefile").is_file() {
+                    return Err(Error::Environment(format!(
+                        "{} printed {:?}, not a kernel tree",
+                        script.display(),
+                        prepared
+                    )));
+                }
+                Ok(prepared)
+            }
             Kernel::Fixture(f) => {
                 let script = self.ws.root.join(MAKE_KERNEL);
                 let [version, smp, intermodule] = f.make_kernel_args();
@@ -564,10 +765,14 @@ impl EntryCtx<'_> {
 /// ours (portage of today, repos.conf, /etc/portage/make.conf) and Gentoo's of the era (portage
 /// 2.1: /etc/make.conf, /etc/make.profile, PORTDIR_OVERLAY, the tree at /usr/portage).
 fn script(entry: &Entry) -> String {
-    let atoms: Vec<String> = entry.packages.iter().map(|a| shell_word(a)).collect();
+    let atoms: Vec<String> = entry
+        .packages
+        .iter()
+        .map(|a| crate::shell::quote(a))
+        .collect();
     let prepare_kernel = match entry.kernel {
         Kernel::Tarball(_) => "(cd /usr/src/linux && yes '' | make oldconfig && make modules_prepare) >/out/kernel-prepare.log 2>&1 || { echo 'kernel: make oldconfig/modules_prepare failed' >&2; exit 3; }\n",
-        Kernel::Fixture(_) => "",
+        Kernel::Fixture(_) | Kernel::Shared(_) => "",
     };
     format!(
         r#"set -u
@@ -611,13 +816,113 @@ for d in /var/db/pkg/*/*; do
 	cp "$d/CONTENTS" "/out/contents/$c:${{d##*/}}.CONTENTS"
 done
 "#,
-        profile = shell_word(&entry.profile),
+        profile = crate::shell::quote(&entry.profile),
         keywords = entry.accept_keywords.clone().unwrap_or_default(),
         use_flags = entry.use_flags.join(" "),
         atoms = atoms.join(" "),
         features = require_features(entry),
         refuse = refuse_distfile(entry),
-    )
+    ) + &checks_script(entry)
+}
+
+/// The commands of the entry's checks, after the packages: their output goes to
+/// /out/checks/<name>.log and their exit status to <name>.rc, judged by [`collect_checks`]. The
+/// kernel release is the tree's (include/config/kernel.release, written by modules_prepare); the
+/// symbols are its exported-symbols.map (ci/real-kernel/prepare), else its System.map.
+fn checks_script(entry: &Entry) -> String {
+    if entry.checks.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        r#"mkdir -p /out/checks
+kv=$(cat /usr/src/linux/include/config/kernel.release 2>/dev/null)
+printf '%s\n' "$kv" >/out/checks/kernel-release
+"#,
+    );
+    if entry.checks.depmod {
+        s.push_str(
+            r#"map=/usr/src/linux/exported-symbols.map
+[ -f "$map" ] || map=/usr/src/linux/System.map
+depmod -e -F "$map" -b / "$kv" >/out/checks/depmod.log 2>&1; echo $? >/out/checks/depmod.rc
+"#,
+        );
+    }
+    if let Some(last) = entry.checks.load_order.last() {
+        s.push_str(&format!(
+            "modprobe -S \"$kv\" --show-depends {} >/out/checks/load-order.log 2>&1; echo $? >/out/checks/load-order.rc\n",
+            crate::shell::quote(last)
+        ));
+    }
+    s
+}
+
+/// Judges the checks from what [`checks_script`] left in out/checks/.
+fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
+    let checks = dir.join("out/checks");
+    let release = fs::read_to_string(checks.join("kernel-release")).unwrap_or_default();
+    check_names(entry)
+        .into_iter()
+        .map(|name| {
+            let log = checks.join(format!("{name}.log"));
+            let rc = fs::read_to_string(checks.join(format!("{name}.rc"))).ok();
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            let problem = if release.trim().is_empty() {
+                Some("the kernel tree has no include/config/kernel.release".to_string())
+            } else if rc.as_deref().map(str::trim) != Some("0") {
+                Some(format!(
+                    "{name} exited with {}",
+                    rc.as_deref().unwrap_or("nothing").trim()
+                ))
+            } else if name == "depmod" {
+                text.lines()
+                    .any(|l| l.contains("unknown symbol"))
+                    .then(|| "depmod -e found unknown symbols".to_string())
+            } else {
+                let got = loaded_modules(&text);
+                (got != entry.checks.load_order).then(|| {
+                    format!(
+                        "modprobe loads [{}], the matrix wants [{}]",
+                        got.join(", "),
+                        entry.checks.load_order.join(", ")
+                    )
+                })
+            };
+            if let Some(p) = &problem {
+                // The verdict goes under the command's output, where the report points.
+                let _ = fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .and_then(|mut f| {
+                        std::io::Write::write_all(&mut f, format!("nbgen test: {p}\n").as_bytes())
+                    });
+            }
+            CheckResult {
+                name: name.to_string(),
+                outcome: if problem.is_none() {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed
+                },
+                failure: problem.map(|_| Failure {
+                    phase: format!("check-{name}"),
+                    log,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The modules `modprobe --show-depends` would insert, in order: the file names of its insmod
+/// lines without `.ko` (and a compression suffix).
+fn loaded_modules(show_depends: &str) -> Vec<String> {
+    show_depends
+        .lines()
+        .filter_map(|l| l.strip_prefix("insmod "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter_map(|path| path.rsplit('/').next())
+        .map(|file| file.split(".ko").next().unwrap_or(file).to_string())
+        .collect()
 }
 
 /// Stops the script (exit 3, before any package) unless portage has each required FEATURES
@@ -650,7 +955,7 @@ f="$nb_dist/"{name}
 tr '\000-\377' '\377\000-\376' <"$f" >"$f.new" && mv "$f.new" "$f" || exit 3
 echo 'DISTDIR="/var/tmp/nb-distfiles"' >>"$conf" || exit 3
 "#,
-        name = shell_word(name)
+        name = crate::shell::quote(name)
     )
 }
 
@@ -661,10 +966,6 @@ fn refused(log: &str, distfile: &str) -> bool {
         .filter_map(|l| l.split_once("Previously fetched file: '"))
         .filter_map(|(_, rest)| rest.strip_suffix('\''))
         .any(|file| file == distfile || file.ends_with(&format!("/{distfile}")))
-}
-
-fn shell_word(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 static FAILED_PHASE: LazyLock<Regex> =
@@ -798,6 +1099,185 @@ fixture = true
         );
         let m = Matrix::parse(Path::new("m.toml"), &text, Path::new("/nonexistent")).unwrap();
         m.entries[0].clone()
+    }
+
+    fn checked(depmod: &str, deps: &str, release: &str) -> Vec<CheckResult> {
+        let e = entry(
+            r#"checks = { depmod = true, load_order = ["intermodule", "qla2xxx", "qla2300"] }"#,
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join("out/checks");
+        fs::create_dir_all(&c).unwrap();
+        for (name, text) in [
+            ("kernel-release", release),
+            ("depmod.log", depmod),
+            ("depmod.rc", "0\n"),
+            ("load-order.log", deps),
+            ("load-order.rc", "0\n"),
+        ] {
+            fs::write(c.join(name), text).unwrap();
+        }
+        let got = collect_checks(&e, dir.path());
+        // The verdict of a failed check is written under its output, where the report points.
+        for r in &got {
+            if let Some(f) = &r.failure {
+                let log = fs::read_to_string(&f.log).unwrap();
+                assert!(log.contains("nbgen test: "), "{log}");
+            }
+        }
+        got
+    }
+
+    const DEPS: &str = "insmod /lib/modules/2.6.18/kernel/kernel/intermodule.ko \n\
+        insmod /lib/modules/2.6.18/kernel/drivers/scsi/qla2xxx/qla2xxx.ko \n\
+        insmod /lib/modules/2.6.18/kernel/drivers/scsi/qla2xxx/qla2300.ko \n";
+
+    #[test]
+    fn checks_pass_and_fail_on_what_depmod_and_modprobe_said() {
+        let outcomes = |r: &[CheckResult]| {
+            r.iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.outcome,
+                        c.failure.as_ref().map(|f| f.phase.clone()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let ok = checked(
+            "depmod: WARNING: could not open modules.order\n",
+            DEPS,
+            "2.6.18\n",
+        );
+        assert_eq!(
+            outcomes(&ok),
+            [
+                ("depmod".to_string(), Outcome::Passed, None),
+                ("load-order".to_string(), Outcome::Passed, None)
+            ]
+        );
+        let bad = checked(
+            "WARNING: /lib/modules/2.6.18/kernel/drivers/scsi/qla2xxx/qla2xxx.ko needs unknown symbol inter_module_get\n",
+            &DEPS.replace("intermodule.ko", "other.ko"),
+            "2.6.18\n",
+        );
+        assert_eq!(
+            outcomes(&bad),
+            [
+                (
+                    "depmod".to_string(),
+                    Outcome::Failed,
+                    Some("check-depmod".to_string())
+                ),
+                (
+                    "load-order".to_string(),
+                    Outcome::Failed,
+                    Some("check-load-order".to_string())
+                )
+            ]
+        );
+        // Without the tree's kernel release nothing can be checked: both fail.
+        let none = checked("", DEPS, "\n");
+        assert!(
+            none.iter().all(|c| c.outcome == Outcome::Failed),
+            "{none:?}"
+        );
+    }
+
+    #[test]
+    fn loaded_modules_are_the_insmod_lines_in_order() {
+        assert_eq!(loaded_modules(DEPS), ["intermodule", "qla2xxx", "qla2300"]);
+        assert_eq!(
+            loaded_modules("builtin scsi_mod\ninsmod /lib/modules/6.1/a/b.ko.xz opt=1\n"),
+            ["b"]
+        );
+    }
+
+    #[test]
+    fn the_checks_run_after_the_packages_and_only_when_declared() {
+        assert!(!script(&entry("")).contains("/out/checks"));
+        let s = script(&entry(r#"checks = { load_order = ["a", "qla2300"] }"#));
+        let deps = s.find("--show-depends 'qla2300'").expect(&s);
+        assert!(deps > s.find("for atom in").unwrap(), "{s}");
+        assert!(!s.contains("depmod -e"), "{s}");
+        let s = script(&entry("checks = { depmod = true }"));
+        assert!(s.contains(r#"depmod -e -F "$map" -b / "$kv""#), "{s}");
+        assert!(!s.contains("--show-depends"), "{s}");
+    }
+
+    /// A shared directory holding real/src.tar.xz (a small xz stream), and its SHA256.
+    fn shared_with_source() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("real")).unwrap();
+        let path = dir.path().join("real/src.tar.xz");
+        let mut enc = xz2::write::XzEncoder::new(fs::File::create(&path).unwrap(), 1);
+        std::io::Write::write_all(&mut enc, &[0u8; 10240]).unwrap();
+        enc.finish().unwrap();
+        let sha = hex::encode(sha2::Sha256::digest(fs::read(&path).unwrap()));
+        (dir, sha)
+    }
+
+    fn real_entry(root: &Path, distfile: &str, sha: &str) -> Entry {
+        let text = format!(
+            r#"[stage]
+script = "ci/make-stage"
+[[entry]]
+name = "real"
+kernel = {{ url = "https://cdn.kernel.org/linux-2.6.18.tar.bz2" }}
+packages = [">=sys-block/qla2x00-driver-8"]
+profile = "default/linux/amd64"
+distfiles = [{{ name = "{distfile}", path = "real/src.tar.xz", sha256 = "{sha}" }}]
+"#
+        );
+        Matrix::parse(Path::new("m.toml"), &text, root)
+            .unwrap()
+            .entries[0]
+            .clone()
+    }
+
+    #[test]
+    fn real_distfiles_are_pinned_in_the_entrys_own_overlay_or_skip_or_fail() {
+        let ws = Workspace::locate(None).unwrap();
+        let (shared_dir, sha) = shared_with_source();
+        let results = tempfile::tempdir().unwrap();
+        let distdir = results.path().join(".distfiles");
+        fs::create_dir_all(&distdir).unwrap();
+        let stand_ins = BTreeMap::new();
+        let acquire = |e: &Entry, shared: &Path| {
+            acquire_locals(&ws, e, shared, &stand_ins, &distdir, results.path(), true)
+        };
+        let good = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz", &sha);
+        let local = acquire(&good, shared_dir.path()).unwrap().unwrap();
+        let dist = local.distdir.unwrap().join("qla2xxx-v8.01.07-dist.tgz");
+        let measured = manifest::measure(&dist).unwrap();
+        let (overlay, _) = local.overlay.unwrap();
+        let manifest =
+            fs::read_to_string(overlay.join("sys-block/qla2x00-driver/Manifest")).unwrap();
+        let line = manifest
+            .lines()
+            .find(|l| l.starts_with("DIST qla2xxx-v8.01.07-dist.tgz "))
+            .expect(&manifest);
+        assert!(
+            line.contains(&format!(" {} ", measured.size))
+                && line.contains(measured.digests.sha512.as_deref().unwrap()),
+            "{line}"
+        );
+        // Missing: the reason; other bytes: an error; a name no ebuild fetches: bad input.
+        let empty = tempfile::tempdir().unwrap();
+        let why = acquire(&good, empty.path()).unwrap().unwrap_err();
+        assert!(why.contains("NB_SHARED="), "{why}");
+        let wrong = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz", &"0".repeat(64));
+        let e = acquire(&wrong, shared_dir.path()).unwrap_err();
+        assert!(e.to_string().contains(&sha), "{e}");
+        let stray = real_entry(&ws.root, "no-such-dist.tgz", &sha);
+        let e = acquire(&stray, shared_dir.path()).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_BAD_INPUT);
+        assert!(
+            e.to_string()
+                .contains("distfile \"no-such-dist.tgz\" is no distfile of the overlay's ebuilds"),
+            "{e}"
+        );
     }
 
     #[test]

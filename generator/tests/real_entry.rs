@@ -1,0 +1,228 @@
+//! The matrix fields of a real-source, real-kernel entry (kernel from the shared directory, real
+//! distfiles, checks): every bad value is refused with its file:line:col, and the shared
+//! directory's one rule (missing: skipped with the reason; other bytes: an error naming both
+//! digests) holds.
+
+#[macro_use]
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use common::Ws;
+use nbgen::error::EXIT_BAD_INPUT;
+use nbgen::matrix::{Kernel, Matrix};
+use nbgen::shared::{self, Local, Repack};
+
+const K256: &str = "e2d3e699eec4df7b0f981ace4060eb4d20313ae24f5faad40bb0f0cf66d7f412";
+const Q256: &str = "dbabd4160bbe42a231a86daeeeb9031c4c137eece00b76a3b5eb60fdf3afe2d8";
+
+fn good() -> String {
+    format!(
+        r#"[defaults]
+profile = "default/linux/amd64"
+
+[stage]
+script = "ci/make-stage"
+
+[[entry]]
+name = "linux-2.6.18-real"
+kernel = {{ path = "real/linux-2.6.18.tar.xz", sha256 = "{K256}", compat = "ci/real-kernel/gcc12-compat" }}
+fragments = ["common.config", "2.6.config"]
+packages = [">=sys-block/qla2x00-driver-8"]
+distfiles = [
+    {{ name = "qla2xxx-v8.01.07-dist.tgz", path = "real/qla2xxx-8.01.07-src.tar.xz", sha256 = "{Q256}" }},
+]
+checks = {{ depmod = true, load_order = ["intermodule", "qla2xxx", "qla2300"] }}
+"#
+    )
+}
+
+/// A workspace root holding what the matrix names.
+fn root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for p in [
+        "kernel-fragments/common.config",
+        "kernel-fragments/2.6.config",
+        "ci/make-stage",
+        "ci/real-kernel/gcc12-compat",
+        "patches/p.patch",
+    ] {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "# x\n").unwrap();
+    }
+    dir
+}
+
+fn parse(text: &str) -> nbgen::error::Result<Matrix> {
+    let r = root();
+    Matrix::parse(Path::new("ci/m.toml"), text, r.path())
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).expect(needle) + 1
+}
+
+#[test]
+fn the_good_entry_parses() {
+    let m = parse(&good()).unwrap();
+    let e = &m.entries[0];
+    assert!(!e.fixture);
+    let Kernel::Shared(k) = &e.kernel else {
+        panic!("{:?}", e.kernel)
+    };
+    assert_eq!(k.path, Path::new("real/linux-2.6.18.tar.xz"));
+    assert_eq!(k.sha256, K256);
+    assert_eq!(k.compat, Path::new("ci/real-kernel/gcc12-compat"));
+    assert_eq!(e.distfiles[0].name, "qla2xxx-v8.01.07-dist.tgz");
+    assert_eq!(e.distfiles[0].repack, Repack::XzToGzip);
+    assert!(e.checks.depmod);
+    assert_eq!(e.checks.load_order, ["intermodule", "qla2xxx", "qla2300"]);
+    // Not a download: the matrix stays usable offline.
+    assert!(m.downloads().is_empty());
+}
+
+#[test]
+fn each_bad_value_is_named_with_its_line() {
+    let g = good();
+    // (replace this, with that, error on the line holding this needle, message part)
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("\"real/linux-2.6.18.tar.xz\"", "\"../linux.tar.xz\"", "../linux", "invalid path"),
+        ("\"real/linux-2.6.18.tar.xz\"", "\"/abs/linux.tar.xz\"", "/abs/", "invalid path"),
+        (&format!("sha256 = \"{K256}\", "), "", "kernel = {", "needs its sha256"),
+        (&format!("\"{K256}\""), "\"E2D3\"", "E2D3", "64 lowercase hex"),
+        (", compat = \"ci/real-kernel/gcc12-compat\"", "", "kernel = {", "needs compat"),
+        ("ci/real-kernel/gcc12-compat", "ci/no-such-compat", "no-such-compat", "no script ci/no-such-compat"),
+        ("compat = \"", "sha512 = \"ab\", compat = \"", "sha512 = \"ab\"", "not sha512"),
+        ("path = \"real/linux-2.6.18.tar.xz\"", "url = \"https://cdn.kernel.org/linux-2.6.18.tar.bz2\"", "kernel = {", "belongs to a kernel from the shared directory"),
+        ("path = \"real/linux-2.6.18.tar.xz\"", "fixture = { version = \"2.6.18\", smp = true, intermodule = \"built\" }, path = \"x.tar.xz\"", "kernel = {", "exactly one of fixture, url or path"),
+        ("packages = [", "patches = [\"p.patch\"]\npackages = [", "p.patch", "applies no patches"),
+        ("packages = [", "fixture = true\npackages = [", "fixture = true", "would be false"),
+        ("name = \"qla2xxx-v8.01.07-dist.tgz\"", "name = \"../x.tgz\"", "../x.tgz", "invalid distfile name"),
+        ("name = \"qla2xxx-v8.01.07-dist.tgz\"", "name = \"qla2xxx-v8.01.07-dist.tar.bz2\"", "dist.tar.bz2", "cannot make"),
+        ("path = \"real/qla2xxx-8.01.07-src.tar.xz\"", "path = \"real/../qla.tar.xz\"", "real/../qla", "invalid path"),
+        (&format!("sha256 = \"{Q256}\""), "sha256 = \"0\"", "sha256 = \"0\"", "64 lowercase hex"),
+        (&format!("sha256 = \"{Q256}\" }},"), &format!("sha256 = \"{Q256}\" }},\n    {{ name = \"qla2xxx-v8.01.07-dist.tgz\", path = \"a.tgz\", sha256 = \"{Q256}\" }},"), "path = \"a.tgz\"", "named twice"),
+        (&format!("sha256 = \"{Q256}\" }}"), &format!("sha256 = \"{Q256}\", size = 1 }}"), "size = 1", "unknown field"),
+        ("load_order = [\"intermodule\", \"qla2xxx\", \"qla2300\"]", "load_order = []", "load_order = []", "load_order is empty"),
+        ("\"qla2300\"]", "\"qla 2300\"]", "qla 2300", "invalid module name"),
+        ("checks = { depmod = true, load_order = [\"intermodule\", \"qla2xxx\", \"qla2300\"] }", "checks = { depmod = false }", "depmod = false", "asks for nothing"),
+        ("depmod = true", "depmod = true, modinfo = true", "modinfo", "unknown field"),
+    ];
+    for (from, to, needle, part) in cases {
+        assert!(g.contains(from), "case {from:?} matches nothing");
+        let text = g.replacen(from, to, 1);
+        let e = parse(&text).expect_err(&format!("{from:?} -> {to:?} should fail"));
+        assert_eq!(e.exit_code(), EXIT_BAD_INPUT, "{e}");
+        let msg = e.to_string();
+        let line = line_of(&text, needle);
+        assert!(
+            msg.starts_with(&format!("ci/m.toml:{line}:")),
+            "{from:?} -> {to:?}: want line {line}: {msg}"
+        );
+        assert!(msg.contains(part), "{from:?} -> {to:?}: {msg}");
+    }
+}
+
+#[test]
+fn nbgen_test_refuses_a_bad_real_entry_before_anything_runs() {
+    let ws = Ws::copy();
+    for script in ["ci/make-stage", "ci/real-kernel/gcc12-compat"] {
+        let path = ws.path().join(script);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "#!/bin/sh\n").unwrap();
+    }
+    let bad = good().replace(
+        "load_order = [\"intermodule\"",
+        "load_order = [\"inter module\"",
+    );
+    std::fs::write(ws.path().join("real.toml"), &bad).unwrap();
+    let results = ws.path().join("results");
+    let (_, err) = ws.run(
+        &[
+            "test",
+            "--matrix",
+            "real.toml",
+            "--results",
+            results.to_str().unwrap(),
+        ],
+        2,
+    );
+    let line = line_of(&bad, "inter module");
+    assert!(err.contains(&format!("real.toml:{line}:")), "{err}");
+    assert!(err.contains("invalid module name"), "{err}");
+    assert!(!results.exists(), "nothing is written for bad input");
+}
+
+#[test]
+fn a_missing_shared_file_is_a_skip_naming_it_and_nb_shared() {
+    let dir = tempfile::tempdir().unwrap();
+    let got = shared::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), K256).unwrap();
+    let Local::Missing(why) = got else {
+        panic!("{got:?}")
+    };
+    assert!(why.contains("real/linux-2.6.18.tar.xz"), "{why}");
+    assert!(
+        why.contains(&format!("NB_SHARED={}", dir.path().display())),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_shared_file_with_other_bytes_is_an_error_naming_both_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("real")).unwrap();
+    let file = dir.path().join("real/linux-2.6.18.tar.xz");
+    std::fs::write(&file, b"not the kernel").unwrap();
+    let e = shared::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), K256).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains(&file.display().to_string()), "{msg}");
+    assert!(msg.contains(&format!("not the {K256}")), "{msg}");
+    assert!(msg.contains("SHA256SUMS"), "{msg}");
+    // The right digest makes it ready.
+    let out = std::process::Command::new("sha256sum")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let actual = String::from_utf8(out.stdout).unwrap();
+    let actual = actual.split_whitespace().next().unwrap();
+    assert!(msg.contains(&format!("SHA256 {actual},")), "{msg}");
+    assert_eq!(
+        shared::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), actual).unwrap(),
+        Local::Ready(file)
+    );
+}
+
+#[test]
+fn xz_is_repacked_as_the_same_tar_in_gzip_the_same_bytes_each_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar_bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let src = dir.path().join("src.tar.xz");
+    let mut enc = xz2::write::XzEncoder::new(std::fs::File::create(&src).unwrap(), 6);
+    enc.write_all(&tar_bytes).unwrap();
+    enc.finish().unwrap();
+    let a = dir.path().join("a-dist.tgz");
+    let b = dir.path().join("b-dist.tgz");
+    shared::materialize(&src, &a, Repack::XzToGzip).unwrap();
+    shared::materialize(&src, &b, Repack::XzToGzip).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let mut back = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&a).unwrap())
+        .read_to_end(&mut back)
+        .unwrap();
+    assert_eq!(back, tar_bytes);
+    // Nothing but the two results is left beside them.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a-dist.tgz", "b-dist.tgz", "src.tar.xz"]);
+    // A damaged source is an error, and leaves no distfile.
+    std::fs::write(&src, b"\xfd7zXZ\0garbage").unwrap();
+    let c = dir.path().join("c-dist.tgz");
+    let e = shared::materialize(&src, &c, Repack::XzToGzip).unwrap_err();
+    assert!(e.to_string().contains("repacking"), "{e}");
+    assert!(!c.exists());
+}
