@@ -13,9 +13,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use nbgen::error::{Error, Result};
-use nbgen::fetch::{Expected, Fetcher, Options};
-use nbgen::unpack;
+use nbgen::base::error::{Error, Result};
+use nbgen::nbtest::fetch::{Expected, Fetcher, Options};
+use nbgen::nbtest::unpack;
 
 /// Blocks in flight between download and unpack; with 1 MiB blocks this bounds the memory used.
 const IN_FLIGHT: usize = 16;
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [source, digest, cache, target] = &args[..] else {
         eprintln!("usage: fetch_unpack SOURCE ALGO:HEX CACHE_DIR TARGET_DIR");
-        return ExitCode::from(nbgen::error::EXIT_BAD_INPUT);
+        return ExitCode::from(nbgen::base::error::EXIT_BAD_INPUT);
     };
     match run(source, digest, Path::new(cache), Path::new(target)) {
         Ok(()) => ExitCode::SUCCESS,

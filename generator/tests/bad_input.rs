@@ -4,8 +4,8 @@
 mod common;
 
 use common::Ws;
-use nbgen::tree;
-use nbgen::workspace::Workspace;
+use nbgen::base::workspace::Workspace;
+use nbgen::regen::tree;
 
 /// A small valid spec, so that the line numbers below stay put whatever the real spec becomes.
 const SPEC: &str = concat!(
@@ -190,7 +190,7 @@ fn every_bad_spec_is_refused_with_its_location() {
     assert!(cases.len() > 15, "{} cases", cases.len());
     for c in cases {
         ws.set_spec(&c.spec);
-        let err = match nbgen::generate(&workspace) {
+        let err = match nbgen::regen::generate(&workspace) {
             Ok(_) => panic!("{}: accepted", c.what),
             Err(e) => e,
         };

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use nbgen::error::{Error, EXIT_BAD_INPUT, EXIT_FAILURE};
-use nbgen::fetch::{Expected, Fetcher, Options};
+use nbgen::base::error::{Error, EXIT_BAD_INPUT, EXIT_FAILURE};
+use nbgen::nbtest::fetch::{Expected, Fetcher, Options};
 use sha2::{Digest, Sha256, Sha512};
 
 #[derive(Debug, Clone)]
@@ -693,14 +693,14 @@ fn the_size_pinned_in_the_lock_file_limits_a_download() {
         ),
     )
     .unwrap();
-    let mut lock = nbgen::matrix::Lock::load(&lock_path).unwrap();
+    let mut lock = nbgen::nbtest::matrix::Lock::load(&lock_path).unwrap();
     let cache = dir.path().join("cache");
     let fetcher = Fetcher::new(&cache, quick());
-    let download = nbgen::matrix::Download {
+    let download = nbgen::nbtest::matrix::Download {
         url: url.clone(),
         sha512: None,
     };
-    let err = nbgen::stage::fetch_download(&download, &fetcher, &mut lock).unwrap_err();
+    let err = nbgen::nbtest::stage::fetch_download(&download, &fetcher, &mut lock).unwrap_err();
     assert!(
         err.to_string()
             .contains(&format!("known size of {} bytes", body().len())),

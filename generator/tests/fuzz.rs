@@ -227,9 +227,9 @@ fn parsers_never_panic_and_the_binary_exits_0_to_3() {
         .collect();
 
     let ws = Ws::copy();
-    let w = nbgen::workspace::Workspace::locate(Some(&ws.path().join("Cargo.toml"))).unwrap();
+    let w = nbgen::base::workspace::Workspace::locate(Some(&ws.path().join("Cargo.toml"))).unwrap();
     // Parsed once: what is fuzzed is the spec, not the embedded templates.
-    let templates = nbgen::templates::Templates::embedded().unwrap();
+    let templates = nbgen::regen::templates::Templates::embedded().unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let path_env = bare_path(scratch.path());
     let matrix_path = ws.path().join("fuzz-matrix.toml");
@@ -255,8 +255,8 @@ fn parsers_never_panic_and_the_binary_exits_0_to_3() {
                 let input = mutate(&mut rng, &spec_seed, &all);
                 std::fs::write(ws.spec_path(), &input).unwrap();
                 let r = catch_unwind(AssertUnwindSafe(|| {
-                    let overlay = nbgen::model::load(&w, &templates)?;
-                    nbgen::render::render(&overlay, &templates).map(|_| ())
+                    let overlay = nbgen::regen::model::load(&w, &templates)?;
+                    nbgen::regen::render::render(&overlay, &templates).map(|_| ())
                 }));
                 if r.is_err() {
                     failed(
@@ -278,8 +278,8 @@ fn parsers_never_panic_and_the_binary_exits_0_to_3() {
                 let base = &matrix_seeds[rng.below(matrix_seeds.len())];
                 let input = mutate(&mut rng, base, &all);
                 let r = catch_unwind(AssertUnwindSafe(|| {
-                    let text = nbgen::spec::utf8_text("fuzz-matrix.toml", input.clone())?;
-                    nbgen::matrix::Matrix::parse(&matrix_path, &text, ws.path()).map(|_| ())
+                    let text = nbgen::regen::spec::utf8_text("fuzz-matrix.toml", input.clone())?;
+                    nbgen::nbtest::matrix::Matrix::parse(&matrix_path, &text, ws.path()).map(|_| ())
                 }));
                 if r.is_err() {
                     failed("matrix", &input, seed, i, "Matrix::parse panicked");
@@ -305,7 +305,7 @@ fn parsers_never_panic_and_the_binary_exits_0_to_3() {
                 let input = mutate(&mut rng, &lock_seed, &all);
                 std::fs::write(&lock_path, &input).unwrap();
                 let r = catch_unwind(AssertUnwindSafe(|| {
-                    nbgen::matrix::Lock::load(&lock_path).map(|l| l.to_toml())
+                    nbgen::nbtest::matrix::Lock::load(&lock_path).map(|l| l.to_toml())
                 }));
                 if r.is_err() {
                     failed("lock", &input, seed, i, "Lock::load panicked");
@@ -315,13 +315,13 @@ fn parsers_never_panic_and_the_binary_exits_0_to_3() {
                 let base = &config_seeds[rng.below(config_seeds.len())];
                 let input = mutate(&mut rng, base, &all);
                 let r = catch_unwind(AssertUnwindSafe(|| {
-                    let text = nbgen::spec::utf8_text("fuzz.config", input.clone())?;
+                    let text = nbgen::regen::spec::utf8_text("fuzz.config", input.clone())?;
                     let config = nbgen::kconfig::parse("fuzz.config", &text)?;
                     let _ = config.series();
                     let fragment = nbgen::kconfig::parse("fuzz.config", &text)?;
                     nbgen::kconfig::check(&config, std::slice::from_ref(&fragment));
                     nbgen::kconfig::merge(&config, &[fragment]);
-                    Ok::<(), nbgen::error::Error>(())
+                    Ok::<(), nbgen::base::error::Error>(())
                 }));
                 if r.is_err() {
                     failed("config", &input, seed, i, "the .config parser panicked");

@@ -187,10 +187,10 @@ fn a_broken_ebuild_fails_its_entry_and_points_at_the_log() {
     // broken ebuild gets its own line, as a maintainer's regen would write it.
     let manifest = broken.join("sys-block/qla2x00-driver/Manifest");
     let name = "qla2x00-driver-7.00.01-r1.ebuild";
-    let line = nbgen::manifest::entry_line(
-        nbgen::manifest::Kind::Ebuild,
+    let line = nbgen::regen::manifest::entry_line(
+        nbgen::regen::manifest::Kind::Ebuild,
         name,
-        &nbgen::manifest::measure_bytes(text.as_bytes()),
+        &nbgen::regen::manifest::measure_bytes(text.as_bytes()),
     );
     let lines: Vec<String> = std::fs::read_to_string(&manifest)
         .unwrap()
@@ -398,7 +398,7 @@ fixture = true
 /// does: nothing of the host's environment, no CAP_SYS_MODULE (bit 16) or CAP_SYS_ADMIN (bit 21).
 #[test]
 fn bwrap_engine_clears_the_environment_and_drops_capabilities() {
-    use nbgen::engine::{Engine, Kind, Mount};
+    use nbgen::nbtest::engine::{Engine, Kind, Mount};
     if !can_build() {
         return;
     }

@@ -10,9 +10,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use common::Ws;
-use nbgen::error::EXIT_BAD_INPUT;
-use nbgen::matrix::{Kernel, Matrix};
-use nbgen::shared::{self, Local, Repack};
+use nbgen::base::error::EXIT_BAD_INPUT;
+use nbgen::nbtest::matrix::{Kernel, Matrix};
+use nbgen::nbtest::shared::{self, Local, Repack};
 
 const K256: &str = "e2d3e699eec4df7b0f981ace4060eb4d20313ae24f5faad40bb0f0cf66d7f412";
 const Q256: &str = "dbabd4160bbe42a231a86daeeeb9031c4c137eece00b76a3b5eb60fdf3afe2d8";
@@ -55,7 +55,7 @@ fn root() -> tempfile::TempDir {
     dir
 }
 
-fn parse(text: &str) -> nbgen::error::Result<Matrix> {
+fn parse(text: &str) -> nbgen::base::error::Result<Matrix> {
     let r = root();
     Matrix::parse(Path::new("ci/m.toml"), text, r.path())
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{repo_root, Ws};
-use nbgen::tree;
+use nbgen::regen::tree;
 
 #[test]
 fn regen_is_idempotent_and_check_passes_after_it() {
@@ -65,7 +65,7 @@ fn failure_mid_regen_keeps_previous_overlay_and_leaves_no_temporary_directory() 
     let entries = ws.top_entries();
     // A spec change makes the next regen write, and the hook fails it halfway.
     ws.edit_spec("value = \"220\"", "value = \"221\"");
-    let w = nbgen::workspace::Workspace::locate(Some(&ws.path().join("Cargo.toml"))).unwrap();
+    let w = nbgen::base::workspace::Workspace::locate(Some(&ws.path().join("Cargo.toml"))).unwrap();
     let mut n = 0;
     let mut fail_halfway = |_: &str| {
         n += 1;
@@ -75,7 +75,7 @@ fn failure_mid_regen_keeps_previous_overlay_and_leaves_no_temporary_directory() 
             Ok(())
         }
     };
-    let err = match nbgen::regen(&w, &ws.overlay(), &mut fail_halfway) {
+    let err = match nbgen::regen::regen(&w, &ws.overlay(), &mut fail_halfway) {
         Err(e) => e,
         Ok(_) => panic!("the injected failure did not stop regen"),
     };
@@ -97,8 +97,8 @@ fn failure_mid_regen_keeps_previous_overlay_and_leaves_no_temporary_directory() 
 #[test]
 fn committed_overlay_is_what_the_spec_generates() {
     let root = repo_root();
-    let w = nbgen::workspace::Workspace::locate(Some(&root.join("Cargo.toml"))).unwrap();
-    let outcome = nbgen::check(&w, &w.overlay_dir()).unwrap();
+    let w = nbgen::base::workspace::Workspace::locate(Some(&root.join("Cargo.toml"))).unwrap();
+    let outcome = nbgen::regen::check(&w, &w.overlay_dir()).unwrap();
     assert!(
         outcome.diff.is_empty(),
         "overlay/ is stale, run `cargo run -p nbgen -- regen`:\n{}",
@@ -171,9 +171,9 @@ fn kept_missing_manifest_matches_unpinned_distfiles() {
         .filter_map(|k| k.strip_prefix("MissingManifest@"))
         .map(str::to_string)
         .collect();
-    let w = nbgen::workspace::Workspace::locate(Some(&root.join("Cargo.toml"))).unwrap();
-    let templates = nbgen::templates::Templates::embedded().unwrap();
-    let overlay = nbgen::model::load(&w, &templates).unwrap();
+    let w = nbgen::base::workspace::Workspace::locate(Some(&root.join("Cargo.toml"))).unwrap();
+    let templates = nbgen::regen::templates::Templates::embedded().unwrap();
+    let overlay = nbgen::regen::model::load(&w, &templates).unwrap();
     let mut unpinned: Vec<String> = overlay
         .packages
         .iter()
@@ -196,8 +196,9 @@ fn kept_missing_manifest_matches_unpinned_distfiles() {
 
 #[test]
 fn the_rendered_overlay_carries_the_marker_that_lets_regen_replace_it() {
-    let w = nbgen::workspace::Workspace::locate(Some(&repo_root().join("Cargo.toml"))).unwrap();
-    let rendered = nbgen::generate(&w).unwrap();
+    let w =
+        nbgen::base::workspace::Workspace::locate(Some(&repo_root().join("Cargo.toml"))).unwrap();
+    let rendered = nbgen::regen::generate(&w).unwrap();
     let marker = rendered
         .tree
         .get(tree::MARKER_FILE)

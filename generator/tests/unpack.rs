@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use nbgen::unpack::{self, Compression, Options};
+use nbgen::nbtest::unpack::{self, Compression, Options};
 use tar::{Builder, EntryType, Header};
 
 struct Scene {
@@ -53,7 +53,7 @@ impl Scene {
         assert_eq!(fs::metadata(&secret).unwrap().nlink(), 1);
     }
 
-    fn unpack(&self, archive: Vec<u8>) -> nbgen::error::Result<unpack::Summary> {
+    fn unpack(&self, archive: Vec<u8>) -> nbgen::base::error::Result<unpack::Summary> {
         unpack::unpack_from(
             "hostile.tar",
             &archive[..],
@@ -93,7 +93,7 @@ fn archive(entries: &[(Header, &[u8])]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
-fn assert_refused(err: nbgen::error::Error, entry: &str) {
+fn assert_refused(err: nbgen::base::error::Error, entry: &str) {
     let text = err.to_string();
     assert!(text.contains("hostile.tar"), "names the archive: {text}");
     assert!(
@@ -101,7 +101,7 @@ fn assert_refused(err: nbgen::error::Error, entry: &str) {
         "names {entry}: {text}"
     );
     assert!(text.contains("refused"), "{text}");
-    assert_eq!(err.exit_code(), nbgen::error::EXIT_BAD_INPUT);
+    assert_eq!(err.exit_code(), nbgen::base::error::EXIT_BAD_INPUT);
 }
 
 #[test]
@@ -416,7 +416,7 @@ fn an_empty_file_is_not_an_archive() {
         let text = err.to_string();
         assert!(text.starts_with("empty.tar: "), "{how:?}: {text}");
         assert!(text.contains("empty file"), "{how:?}: {text}");
-        assert_eq!(err.exit_code(), nbgen::error::EXIT_BAD_INPUT);
+        assert_eq!(err.exit_code(), nbgen::base::error::EXIT_BAD_INPUT);
         s.assert_nothing_outside();
     }
 }
@@ -446,7 +446,7 @@ fn a_tar_cut_at_a_header_boundary_is_truncated() {
             "{text}"
         );
         assert!(text.contains("after 2 entries"), "{text}");
-        assert_eq!(err.exit_code(), nbgen::error::EXIT_BAD_INPUT);
+        assert_eq!(err.exit_code(), nbgen::base::error::EXIT_BAD_INPUT);
         s.assert_nothing_outside();
     }
     // The same archive with its marker is fine.
@@ -476,7 +476,11 @@ fn over_long_names_are_refused_naming_the_archive_and_entry() {
         let text = err.to_string();
         assert!(text.starts_with("long.tar: entry \""), "{text}");
         assert!(text.contains(expect), "{text}");
-        assert_eq!(err.exit_code(), nbgen::error::EXIT_BAD_INPUT, "{text}");
+        assert_eq!(
+            err.exit_code(),
+            nbgen::base::error::EXIT_BAD_INPUT,
+            "{text}"
+        );
         s.assert_nothing_outside();
     }
 }

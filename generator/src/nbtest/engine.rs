@@ -7,9 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::error::{Error, IoContext, Result};
-use crate::shell;
-use crate::unpack;
+use crate::base::error::{Error, IoContext, Result};
+use crate::base::shell;
+use crate::nbtest::unpack;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
@@ -277,7 +277,7 @@ impl Engine {
 }
 
 /// The sandbox's bwrap options, shared with ci/in-stage: generator/sandbox/bwrap.args.
-const SANDBOX: &str = include_str!("../sandbox/bwrap.args");
+const SANDBOX: &str = include_str!("../../sandbox/bwrap.args");
 
 /// The words of SANDBOX: one option and its arguments a line, `#` comments.
 fn sandbox_args() -> impl Iterator<Item = String> {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
 
-use crate::error::{Error, IoContext, Result};
+use crate::base::error::{Error, IoContext, Result};
 
 /// Where `nbgen test` keeps each entry's results, relative to the workspace root: CI uploads
 /// `<RESULTS_DIR>/<entry name>` as the entry's artifact.
@@ -455,11 +455,11 @@ pub fn table(results: &[EntryResult]) -> String {
 pub fn write(dir: &Path, matrix: &str, results: &[EntryResult]) -> Result<()> {
     std::fs::create_dir_all(dir).at(dir)?;
     let xml = junit_xml(matrix, results)?;
-    crate::atomic::write(
+    crate::base::atomic::write(
         &dir.join("summary.json"),
         summary_json(matrix, results).as_bytes(),
     )?;
-    crate::atomic::write(&dir.join("junit.xml"), xml.as_bytes())
+    crate::base::atomic::write(&dir.join("junit.xml"), xml.as_bytes())
 }
 
 #[cfg(test)]

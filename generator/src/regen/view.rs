@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::model::Version;
-use crate::shell;
+use crate::base::shell;
+use crate::regen::model::Version;
 
 /// Generated lines stay under pkgcheck's limit of 120 characters (ExcessiveLineLength), with room
 /// for the variable name in front.

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::error::Result;
-use crate::manifest;
-use crate::model::{FileOrigin, Flavour, Overlay, Package, Version, FLAVOURS};
-use crate::templates::Templates;
-use crate::view;
+use crate::base::error::Result;
+use crate::regen::manifest;
+use crate::regen::model::{FileOrigin, Flavour, Overlay, Package, Version, FLAVOURS};
+use crate::regen::templates::Templates;
+use crate::regen::view;
 
 /// The generated overlay: relative path -> content. BTreeMap keeps every walk over it sorted.
 pub type Tree = BTreeMap<String, Vec<u8>>;
@@ -74,7 +74,7 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
         "repositories.xml".into(),
         templates.render("overlay/repositories.xml", overlay)?,
     );
-    for (path, bytes) in crate::templates::verbatim() {
+    for (path, bytes) in crate::regen::templates::verbatim() {
         tree.insert(path, bytes.to_vec());
     }
     put(

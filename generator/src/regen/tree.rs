@@ -9,8 +9,8 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use crate::error::{Error, IoContext, Result};
-use crate::render::Tree;
+use crate::base::error::{Error, IoContext, Result};
+use crate::regen::render::Tree;
 
 /// Files are written 0644 and directories 0755 whatever the umask, so two machines produce the same
 /// tree.
@@ -527,7 +527,7 @@ mod tests {
         fs::write(target.join("profiles/repo_name"), "other\n").unwrap();
         let before = read(&target).unwrap();
         let err = replace(&target, &tree(&[("a", "1\n")]), &mut no_hook()).unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::EXIT_BAD_INPUT);
+        assert_eq!(err.exit_code(), crate::base::error::EXIT_BAD_INPUT);
         let msg = err.to_string();
         assert!(msg.contains("not an overlay nbgen generated"), "{msg}");
         assert!(msg.contains(MARKER_FILE), "{msg}");
@@ -549,7 +549,7 @@ mod tests {
     fn obviously_wrong_targets_fail_from_the_path_alone() {
         for bad in ["/", "", ".", "..", "a/..", "/usr", "/etc/"] {
             let err = refuse_obvious(Path::new(bad)).unwrap_err();
-            assert_eq!(err.exit_code(), crate::error::EXIT_BAD_INPUT, "{bad}");
+            assert_eq!(err.exit_code(), crate::base::error::EXIT_BAD_INPUT, "{bad}");
             assert!(err.to_string().contains("refusing"), "{bad}: {err}");
         }
         // replace refuses them before looking at the disk: a hook that would fail is never run.

@@ -14,8 +14,8 @@ use ripemd::Ripemd160;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::error::{Error, IoContext, Result};
-use crate::model::{Digests, Distfile, Hash};
+use crate::base::error::{Error, IoContext, Result};
+use crate::regen::model::{Digests, Distfile, Hash};
 
 /// What nbgen measured of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,8 +16,8 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{Error, IoContext, Result};
-use crate::spec::Locator;
+use crate::base::error::{Error, IoContext, Result};
+use crate::regen::spec::Locator;
 
 // ---------------------------------------------------------------------------------------------
 // The file as written.
@@ -178,7 +178,7 @@ pub struct SharedDistfile {
     /// Below the shared directory.
     pub path: PathBuf,
     pub sha256: String,
-    pub repack: crate::shared::Repack,
+    pub repack: crate::nbtest::shared::Repack,
 }
 
 /// Checks of the installed kernel modules, run in the container after the packages.
@@ -291,7 +291,7 @@ impl Matrix {
     /// workspace root, which is also where relative stage paths and scripts start.
     pub fn load(path: &Path, root: &Path) -> Result<Matrix> {
         let bytes = std::fs::read(path).at(path).map_err(Error::into_input)?;
-        let text = crate::spec::utf8_text(&path.display().to_string(), bytes)?;
+        let text = crate::regen::spec::utf8_text(&path.display().to_string(), bytes)?;
         Matrix::parse(path, &text, root)
     }
 
@@ -761,7 +761,7 @@ impl Ctx<'_> {
                     return Err(self.err(&r.name, format!("distfile {name:?} is named twice")));
                 }
                 let path = self.shared_path(&r.path)?;
-                let repack = crate::shared::repack(r.path.get_ref(), &name).ok_or_else(|| {
+                let repack = crate::nbtest::shared::repack(r.path.get_ref(), &name).ok_or_else(|| {
                     self.err(
                         &r.path,
                         format!(
@@ -933,7 +933,7 @@ impl Lock {
     /// Reads `path`; a lock file that does not exist yet is an empty one.
     pub fn load(path: &Path) -> Result<Lock> {
         let text = match std::fs::read(path) {
-            Ok(b) => crate::spec::utf8_text(&path.display().to_string(), b)?,
+            Ok(b) => crate::regen::spec::utf8_text(&path.display().to_string(), b)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io(path, e)),
         };
@@ -1057,14 +1057,14 @@ impl Lock {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).at(dir)?;
         }
-        crate::atomic::write(&self.path, self.to_toml().as_bytes())
+        crate::base::atomic::write(&self.path, self.to_toml().as_bytes())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::EXIT_BAD_INPUT;
+    use crate::base::error::EXIT_BAD_INPUT;
 
     /// A workspace root with the fragment, patch and script the test matrices name.
     fn root() -> tempfile::TempDir {

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use crate::error::{Error, IoContext, Result};
+use crate::base::error::{Error, IoContext, Result};
 
 /// Replaces `path` with `bytes`. The file keeps its mode; a new file gets 0644 (a temporary file
 /// would otherwise leave it 0600).

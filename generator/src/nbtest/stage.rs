@@ -7,11 +7,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::error::{Error, IoContext, Result};
-use crate::fetch::{Expected, Fetcher};
-use crate::manifest;
-use crate::matrix::{Download, Lock, Stage};
-use crate::workspace::Workspace;
+use crate::base::error::{Error, IoContext, Result};
+use crate::base::workspace::Workspace;
+use crate::nbtest::fetch::{Expected, Fetcher};
+use crate::nbtest::matrix::{Download, Lock, Stage};
+use crate::regen::manifest;
 
 /// The exit status with which a stage script says that its sources cannot be had (automake's
 /// "skipped"); its last line on stdout, `unavailable: <reason>`, says why.
@@ -180,7 +180,11 @@ pub fn unpack_snapshot(tarball: &Path, sha512: &str, cache: &Path) -> Result<Pat
             .join(format!(".{}.partial", &sha512[..16]));
         let _ = fs::remove_dir_all(&staging);
         fs::create_dir_all(&staging).at(&staging)?;
-        crate::unpack::unpack(tarball, &staging, &crate::unpack::Options::default())?;
+        crate::nbtest::unpack::unpack(
+            tarball,
+            &staging,
+            &crate::nbtest::unpack::Options::default(),
+        )?;
         fs::write(staging.join(".nbgen-complete"), sha512).at(&staging)?;
         let _ = fs::remove_dir_all(&dir);
         fs::rename(&staging, &dir).at(&dir)?;

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use tar::{Archive, EntryType};
 
-use crate::error::{Error, IoContext, Result};
+use crate::base::error::{Error, IoContext, Result};
 
 /// Read and copy size: large blocks keep a multi-hundred-megabyte stage from costing millions of
 /// system calls.

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn invalid_utf8_names_line_column_and_byte() {
         let err = utf8_text("spec.toml", b"a = 1\nb = \"x\xffy\"\n".to_vec()).unwrap_err();
-        assert_eq!(err.exit_code(), crate::error::EXIT_BAD_INPUT);
+        assert_eq!(err.exit_code(), crate::base::error::EXIT_BAD_INPUT);
         assert_eq!(
             err.to_string(),
             "spec.toml:2:7: invalid UTF-8 at byte 12 (counting from 0); the file must be UTF-8 text"

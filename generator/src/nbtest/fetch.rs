@@ -21,7 +21,7 @@ use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::error::{Error, IoContext, Result};
+use crate::base::error::{Error, IoContext, Result};
 
 /// Size of one read from the network or a local file: large enough that a fast transfer costs few
 /// system calls.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 /// Who and what the overlay is: written into layout.conf, metadata.xml, repositories.xml and headers.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

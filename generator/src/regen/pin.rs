@@ -6,9 +6,9 @@ use std::path::Path;
 
 use toml_edit::{DocumentMut, Item, Table, Value};
 
-use crate::error::{Error, Result};
-use crate::manifest::{self, Measured};
-use crate::model::Hash;
+use crate::base::error::{Error, Result};
+use crate::regen::manifest::{self, Measured};
+use crate::regen::model::Hash;
 
 /// What pinning one file did.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub enum Pinned {
 /// Pins every file in `files` into the spec at `spec_path`; the spec is rewritten once, atomically,
 /// and only if every file was accepted.
 pub fn pin(spec_path: &Path, files: &[&Path], source: Option<&str>) -> Result<Vec<Pinned>> {
-    let text = crate::spec::read_text(spec_path)?;
+    let text = crate::regen::spec::read_text(spec_path)?;
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
         Error::input(spec_path.display().to_string(), e.message().to_string())
     })?;
@@ -47,7 +47,7 @@ pub fn pin(spec_path: &Path, files: &[&Path], source: Option<&str>) -> Result<Ve
     }
     let new_text = doc.to_string();
     if new_text != text {
-        crate::atomic::write(spec_path, new_text.as_bytes())?;
+        crate::base::atomic::write(spec_path, new_text.as_bytes())?;
     }
     Ok(results)
 }

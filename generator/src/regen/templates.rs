@@ -8,7 +8,7 @@ use handlebars::{
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
 
 static TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 /// Files the overlay ships as they are (no template syntax): `overlay/` at their path in the

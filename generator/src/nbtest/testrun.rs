@@ -21,17 +21,19 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use regex::Regex;
 use sha2::{Digest, Sha512};
 
-use crate::engine::{self, Engine, Image, Mount};
-use crate::error::{Error, IoContext, Result};
-use crate::fetch::Fetcher;
-use crate::manifest;
-use crate::matrix::{Entry, Kernel, Lock, Matrix};
-use crate::render;
-use crate::report::{self, CheckResult, EntryResult, Failure, Outcome, PackageResult, Status};
-use crate::shared::{self, Local};
-use crate::stage::{fetch_download, resolve_stage, run_checked, unpack_snapshot, Resolved};
-use crate::tree;
-use crate::workspace::Workspace;
+use crate::base::error::{Error, IoContext, Result};
+use crate::base::workspace::Workspace;
+use crate::nbtest::engine::{self, Engine, Image, Mount};
+use crate::nbtest::fetch::Fetcher;
+use crate::nbtest::matrix::{Entry, Kernel, Lock, Matrix};
+use crate::nbtest::report::{
+    self, CheckResult, EntryResult, Failure, Outcome, PackageResult, Status,
+};
+use crate::nbtest::shared::{self, Local};
+use crate::nbtest::stage::{fetch_download, resolve_stage, run_checked, unpack_snapshot, Resolved};
+use crate::regen::manifest;
+use crate::regen::render;
+use crate::regen::tree;
 
 /// The script that writes fixture kernel trees.
 const MAKE_KERNEL: &str = "ci/ebuild-tests/make-kernel";
@@ -85,7 +87,10 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
         entries.len(),
         opts.jobs
     );
-    let fetcher = Fetcher::new(opts.cache.join("files"), crate::fetch::Options::default());
+    let fetcher = Fetcher::new(
+        opts.cache.join("files"),
+        crate::nbtest::fetch::Options::default(),
+    );
     let mut lock = Lock::load(&matrix.lock_path())?;
 
     // Stand-in distfiles first: the overlay under test pins them.
@@ -361,7 +366,7 @@ fn write_test_overlay(
     dir: &Path,
 ) -> Result<std::collections::BTreeSet<String>> {
     let mut replaced = std::collections::BTreeSet::new();
-    let rendered = crate::generate_with(ws, |overlay| {
+    let rendered = crate::regen::generate_with(ws, |overlay| {
         let distfiles = overlay
             .packages
             .iter_mut()
@@ -717,7 +722,11 @@ impl EntryCtx<'_> {
                     .as_ref()
                     .map_err(|l| Error::Environment(l.error.clone()))?;
                 fs::create_dir_all(&tree).at(&tree)?;
-                crate::unpack::unpack(tarball, &tree, &crate::unpack::Options::default())?;
+                crate::nbtest::unpack::unpack(
+                    tarball,
+                    &tree,
+                    &crate::nbtest::unpack::Options::default(),
+                )?;
                 // kernel.org tarballs hold one top directory, linux-X.Y.Z.
                 let top = fs::read_dir(&tree)
                     .at(&tree)?
@@ -768,7 +777,7 @@ fn script(entry: &Entry) -> String {
     let atoms: Vec<String> = entry
         .packages
         .iter()
-        .map(|a| crate::shell::quote(a))
+        .map(|a| crate::base::shell::quote(a))
         .collect();
     let prepare_kernel = match entry.kernel {
         Kernel::Tarball(_) => "(cd /usr/src/linux && yes '' | make oldconfig && make modules_prepare) >/out/kernel-prepare.log 2>&1 || { echo 'kernel: make oldconfig/modules_prepare failed' >&2; exit 3; }\n",
@@ -816,7 +825,7 @@ for d in /var/db/pkg/*/*; do
 	cp "$d/CONTENTS" "/out/contents/$c:${{d##*/}}.CONTENTS"
 done
 "#,
-        profile = crate::shell::quote(&entry.profile),
+        profile = crate::base::shell::quote(&entry.profile),
         keywords = entry.accept_keywords.clone().unwrap_or_default(),
         use_flags = entry.use_flags.join(" "),
         atoms = atoms.join(" "),
@@ -850,7 +859,7 @@ depmod -e -F "$map" -b / "$kv" >/out/checks/depmod.log 2>&1; echo $? >/out/check
     if let Some(last) = entry.checks.load_order.last() {
         s.push_str(&format!(
             "modprobe -S \"$kv\" --show-depends {} >/out/checks/load-order.log 2>&1; echo $? >/out/checks/load-order.rc\n",
-            crate::shell::quote(last)
+            crate::base::shell::quote(last)
         ));
     }
     s
@@ -955,7 +964,7 @@ f="$nb_dist/"{name}
 tr '\000-\377' '\377\000-\376' <"$f" >"$f.new" && mv "$f.new" "$f" || exit 3
 echo 'DISTDIR="/var/tmp/nb-distfiles"' >>"$conf" || exit 3
 "#,
-        name = crate::shell::quote(name)
+        name = crate::base::shell::quote(name)
     )
 }
 
@@ -1272,7 +1281,7 @@ distfiles = [{{ name = "{distfile}", path = "real/src.tar.xz", sha256 = "{sha}" 
         assert!(e.to_string().contains(&sha), "{e}");
         let stray = real_entry(&ws.root, "no-such-dist.tgz", &sha);
         let e = acquire(&stray, shared_dir.path()).unwrap_err();
-        assert_eq!(e.exit_code(), crate::error::EXIT_BAD_INPUT);
+        assert_eq!(e.exit_code(), crate::base::error::EXIT_BAD_INPUT);
         assert!(
             e.to_string()
                 .contains("distfile \"no-such-dist.tgz\" is no distfile of the overlay's ebuilds"),

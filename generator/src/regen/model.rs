@@ -10,11 +10,11 @@ use regex::Regex;
 use serde::Serialize;
 use toml::Spanned;
 
-use crate::error::{Error, Result};
+use crate::base::error::{Error, Result};
+use crate::base::workspace::{Identity, Workspace};
 use crate::kconfig;
-use crate::spec::{DistfileSpec, FileSpec, Locator, PackageSpec, Spec, VersionSpec};
-use crate::templates::Templates;
-use crate::workspace::{Identity, Workspace};
+use crate::regen::spec::{DistfileSpec, FileSpec, Locator, PackageSpec, Spec, VersionSpec};
+use crate::regen::templates::Templates;
 
 #[derive(Debug, Serialize)]
 pub struct Overlay {
@@ -251,7 +251,7 @@ static FILE_NAME: LazyLock<Regex> =
 /// Reads, parses and validates the spec of `ws`.
 pub fn load(ws: &Workspace, templates: &Templates) -> Result<Overlay> {
     let path = ws.spec_path();
-    let text = crate::spec::read_text(&path)?;
+    let text = crate::regen::spec::read_text(&path)?;
     let spec = Spec::parse(&path, &text)?;
     let ctx = Ctx {
         loc: Locator::new(&path, &text),
@@ -471,7 +471,7 @@ impl Ctx<'_> {
                 unreachable!("copy() reads files")
             };
             let source = format!("kernel-fragments/{}", name.get_ref());
-            let text = crate::spec::utf8_text(&path.display().to_string(), bytes)?;
+            let text = crate::regen::spec::utf8_text(&path.display().to_string(), bytes)?;
             for entry in kconfig::parse(&source, &text)?.entries {
                 merged.retain(|(_, e)| e.name != entry.name);
                 merged.push((source.clone(), entry));
@@ -607,7 +607,7 @@ impl Ctx<'_> {
                 format!("invalid file name {rel:?} (a path of plain names in generator/verbatim/files/)"),
             ));
         }
-        match crate::templates::verbatim_file(rel) {
+        match crate::regen::templates::verbatim_file(rel) {
             Some(bytes) => Ok(FileOrigin::Copy {
                 path: PathBuf::from("generator/verbatim/files").join(rel),
                 bytes: bytes.to_vec(),

@@ -1,0 +1,7 @@
+//! What both flows share: errors and their exit codes, atomic file writes, shell quoting, and
+//! the workspace (where the spec, the sources and the overlay are).
+
+pub mod atomic;
+pub mod error;
+pub mod shell;
+pub mod workspace;

@@ -1,0 +1,64 @@
+//! `nbgen test`: runs a matrix and prints the table of its entries.
+
+use std::path::{Path, PathBuf};
+
+use nbgen::base::error::{Result, EXIT_CHECK_FAILED, EXIT_OK};
+use nbgen::base::workspace::Workspace;
+use nbgen::nbtest::{engine, fetch, report, testrun};
+
+/// The options of `nbgen test` as given.
+pub struct Args {
+    pub matrix: PathBuf,
+    pub entries: Vec<String>,
+    pub jobs: Option<usize>,
+    pub engine: Option<engine::Kind>,
+    pub results: Option<PathBuf>,
+    pub cache: Option<PathBuf>,
+    pub overlay: Option<PathBuf>,
+    pub force: bool,
+}
+
+pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
+    let ws = Workspace::locate(manifest_path)?;
+    // Without XDG_CACHE_HOME or HOME (a bare CI environment) the workspace's target/ holds the
+    // cache.
+    let cache = args
+        .cache
+        .or_else(fetch::default_cache_dir)
+        .unwrap_or_else(|| ws.root.join("target/nbgen-cache"));
+    let opts = testrun::Options {
+        matrix: ws.root.join(args.matrix),
+        entries: args.entries,
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        engine: args.engine,
+        results: args
+            .results
+            .unwrap_or_else(|| ws.root.join(report::RESULTS_DIR)),
+        cache,
+        overlay: args.overlay,
+        force: args.force,
+    };
+    let run = testrun::run(&ws, &opts)?;
+    print!("{}", report::table(&run.results));
+    println!(
+        "results: {} (summary.json, junit.xml)",
+        run.results_dir.display()
+    );
+    let count = |s: report::Status| run.results.iter().filter(|r| r.status == s).count();
+    let failed = count(report::Status::Failed);
+    // Skipped entries (their stage cannot be had here) are neither passed nor failed.
+    let skipped = count(report::Status::Skipped);
+    let passed = run.results.len() - failed - skipped;
+    if skipped > 0 {
+        println!("{passed} passed, {failed} failed, {skipped} SKIPPED");
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
+    Ok(if failed == 0 {
+        EXIT_OK
+    } else {
+        EXIT_CHECK_FAILED
+    })
+}
