@@ -133,33 +133,7 @@ enum Command {
     ///   nbgen test --entry linux-2.6.18-fixture      # one entry
     ///   nbgen test --matrix ci/matrix-era.toml       # era stages and kernel.org kernels
     #[command(verbatim_doc_comment)]
-    Test {
-        /// The matrix file, relative to the workspace root.
-        #[arg(long, default_value = "ci/matrix-local.toml", value_name = "FILE")]
-        matrix: PathBuf,
-        /// Run only this entry (repeatable).
-        #[arg(long = "entry", value_name = "NAME")]
-        entries: Vec<String>,
-        /// Entries at a time; default: the number of cores.
-        #[arg(long, value_name = "N")]
-        jobs: Option<usize>,
-        /// The container engine.
-        #[arg(long, value_enum)]
-        engine: Option<nbgen::nbtest::engine::Kind>,
-        /// Where results go; default <workspace>/target/nb-test.
-        #[arg(long, value_name = "DIR")]
-        results: Option<PathBuf>,
-        /// Cache for stages and kernels; default $XDG_CACHE_HOME/nbgen or ~/.cache/nbgen (else
-        /// target/nbgen-cache in the workspace).
-        #[arg(long, value_name = "DIR")]
-        cache: Option<PathBuf>,
-        /// Test this overlay directory instead of the one the spec generates.
-        #[arg(long, value_name = "DIR")]
-        overlay: Option<PathBuf>,
-        /// Run entries whose inputs did not change since they passed, too.
-        #[arg(long)]
-        force: bool,
-    },
+    Test(test::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -181,28 +155,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Pin { files, source } => pin::run(manifest_path, &files, source.as_deref()),
         Command::Kconfig { command } => kconfig::run(command, manifest_path),
         Command::Ci { command } => ci::run(command, manifest_path),
-        Command::Test {
-            matrix,
-            entries,
-            jobs,
-            engine,
-            results,
-            cache,
-            overlay,
-            force,
-        } => test::run(
-            manifest_path,
-            test::Args {
-                matrix,
-                entries,
-                jobs,
-                engine,
-                results,
-                cache,
-                overlay,
-                force,
-            },
-        ),
+        Command::Test(args) => test::run(manifest_path, args),
     }
 }
 

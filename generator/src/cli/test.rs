@@ -6,15 +6,33 @@ use nbgen::base::error::{Result, EXIT_CHECK_FAILED, EXIT_OK};
 use nbgen::base::workspace::Workspace;
 use nbgen::nbtest::{engine, fetch, report, testrun};
 
-/// The options of `nbgen test` as given.
+/// The options of `nbgen test`.
+#[derive(clap::Args)]
 pub struct Args {
+    /// The matrix file, relative to the workspace root.
+    #[arg(long, default_value = "ci/matrix-local.toml", value_name = "FILE")]
     pub matrix: PathBuf,
+    /// Run only this entry (repeatable).
+    #[arg(long = "entry", value_name = "NAME")]
     pub entries: Vec<String>,
+    /// Entries at a time; default: the number of cores.
+    #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// The container engine.
+    #[arg(long, value_enum)]
     pub engine: Option<engine::Kind>,
+    /// Where results go; default <workspace>/target/nb-test.
+    #[arg(long, value_name = "DIR")]
     pub results: Option<PathBuf>,
+    /// Cache for stages and kernels; default $XDG_CACHE_HOME/nbgen or ~/.cache/nbgen (else
+    /// target/nbgen-cache in the workspace).
+    #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Test this overlay directory instead of the one the spec generates.
+    #[arg(long, value_name = "DIR")]
     pub overlay: Option<PathBuf>,
+    /// Run entries whose inputs did not change since they passed, too.
+    #[arg(long)]
     pub force: bool,
 }
 
