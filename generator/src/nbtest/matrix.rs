@@ -17,6 +17,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::base::error::{Error, IoContext, Result};
+use crate::base::names;
 use crate::regen::spec::Locator;
 
 // ---------------------------------------------------------------------------------------------
@@ -334,39 +335,11 @@ impl Matrix {
     }
 }
 
-// PMS 3.1 names and 3.2 versions, as model.rs checks them; an atom is `cat/pkg`, or an operator
-// with `cat/pkg-version` (`=` may end in `*`), optionally with `:slot`.
-static ATOM: LazyLock<Regex> = LazyLock::new(|| {
-    let cat = r"[A-Za-z0-9_][A-Za-z0-9+_.-]*";
-    let pkg = r"[A-Za-z0-9_][A-Za-z0-9+_-]*?";
-    let ver = r"[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?";
-    let slot = r"(:[A-Za-z0-9_][A-Za-z0-9+_.-]*)?";
-    Regex::new(&format!(
-        r"^(({cat}/{pkg})|((<=|>=|<|>|~)({cat}/{pkg})-{ver})|(=({cat}/{pkg})-{ver}\*?)){slot}$"
-    ))
-    .unwrap()
-});
-static VERSION_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"-[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?$").unwrap()
-});
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9._-]+$").unwrap());
-static FILE_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.,-]*$").unwrap());
-static USE_FLAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^-?[A-Za-z0-9][A-Za-z0-9+_@-]*$").unwrap());
-// ACCEPT_KEYWORDS tokens: `arch`, `~arch`, `*`, `~*`, `**`, `-*`.
-static KEYWORD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(\*\*|~?\*|-\*|~?[A-Za-z0-9][A-Za-z0-9_-]*)$").unwrap());
-static PROFILE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.-]*(/[A-Za-z0-9_][A-Za-z0-9+_.-]*)*$").unwrap()
-});
 static FIXTURE_VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^2\.[46]\.[0-9]+$").unwrap());
 static SHA512: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{128}$").unwrap());
 static SHA256: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{64}$").unwrap());
-static SHARED_PATH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.,-]*(/[A-Za-z0-9_][A-Za-z0-9+_.,-]*)*$").unwrap()
-});
 static MODULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").unwrap());
 static SCRIPT_ARG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*$").unwrap());
@@ -539,7 +512,7 @@ impl Ctx<'_> {
             let refuse_distfile = e
                 .refuse_distfile
                 .as_ref()
-                .map(|f| self.matching(f, &FILE_NAME, "refuse_distfile (a distfile name)"))
+                .map(|f| self.matching(f, &names::FILE_NAME, "refuse_distfile (a distfile name)"))
                 .transpose()?;
             entries.push(Entry {
                 location: self.loc.of(&e.name),
@@ -599,12 +572,12 @@ impl Ctx<'_> {
         values
             .iter()
             .map(|v| {
-                let atom = self.matching(v, &ATOM, what)?;
+                let atom = self.matching(v, &names::ATOM, what)?;
                 // Without an operator a version is not allowed, and a name ending in one is not a
                 // name (PMS 3.1.2): portage would refuse `cat/pkg-8` as an atom.
                 let plain = !atom.starts_with(['<', '>', '=', '~']);
                 let unslotted = atom.split(':').next().unwrap_or_default();
-                if plain && VERSION_TAIL.is_match(unslotted) {
+                if plain && names::NAME_VERSION_TAIL.is_match(unslotted) {
                     return Err(self.err(v, format!("invalid {what} {atom:?}")));
                 }
                 Ok(atom)
@@ -615,7 +588,7 @@ impl Ctx<'_> {
     fn use_flags(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
         values
             .iter()
-            .map(|v| self.matching(v, &USE_FLAG, "USE flag"))
+            .map(|v| self.matching(v, &names::USE_SETTING, "USE flag"))
             .collect()
     }
 
@@ -624,7 +597,7 @@ impl Ctx<'_> {
         if tokens.is_empty() {
             return Err(self.err(value, "accept_keywords is empty"));
         }
-        if let Some(bad) = tokens.iter().find(|t| !KEYWORD.is_match(t)) {
+        if let Some(bad) = tokens.iter().find(|t| !names::ACCEPT_KEYWORD.is_match(t)) {
             return Err(self.err(value, format!("invalid keyword {bad:?} in accept_keywords")));
         }
         Ok(tokens.join(" "))
@@ -632,13 +605,13 @@ impl Ctx<'_> {
 
     fn profile(&self, value: &Spanned<String>) -> Result<String> {
         // Components cannot start with a dot, so `..` cannot climb out of profiles/.
-        self.matching(value, &PROFILE, "profile (a path below profiles/)")
+        self.matching(value, &names::PROFILE, "profile (a path below profiles/)")
     }
 
     /// A plain file name that must exist in `dir` under the workspace root.
     fn file_in(&self, name: &Spanned<String>, dir: &str) -> Result<String> {
         let n = name.get_ref();
-        if !FILE_NAME.is_match(n) {
+        if !names::FILE_NAME.is_match(n) {
             return Err(self.err(
                 name,
                 format!("invalid file name {n:?} (a plain name in {dir}/)"),
@@ -730,7 +703,7 @@ impl Ctx<'_> {
     fn shared_path(&self, value: &Spanned<String>) -> Result<PathBuf> {
         self.matching(
             value,
-            &SHARED_PATH,
+            &names::RELATIVE_PATH,
             "path (a relative path below the shared directory, NB_SHARED)",
         )
         .map(PathBuf::from)
@@ -756,7 +729,7 @@ impl Ctx<'_> {
         raw.iter()
             .map(|d| {
                 let r = d.get_ref();
-                let name = self.matching(&r.name, &FILE_NAME, "distfile name")?;
+                let name = self.matching(&r.name, &names::FILE_NAME, "distfile name")?;
                 if !seen.insert(name.clone()) {
                     return Err(self.err(&r.name, format!("distfile {name:?} is named twice")));
                 }
@@ -840,7 +813,7 @@ impl Ctx<'_> {
                 };
                 let compat = match &raw.compat {
                     Some(c) => {
-                        let rel = self.matching(c, &SHARED_PATH, "compat (a script in the workspace)")?;
+                        let rel = self.matching(c, &names::RELATIVE_PATH, "compat (a script in the workspace)")?;
                         if !self.root.join(&rel).is_file() {
                             return Err(self.err(c, format!("no script {rel} in the workspace")));
                         }
@@ -1320,7 +1293,7 @@ sha512 = "SHA"
             "~app-backup/netbackup-support-0.1",
             "sys-libs/lib-compat:0",
         ] {
-            assert!(ATOM.is_match(ok), "{ok}");
+            assert!(names::ATOM.is_match(ok), "{ok}");
         }
         for bad in [
             "qla2x00-driver",
@@ -1330,7 +1303,7 @@ sha512 = "SHA"
             "!sys-block/x",
             "sys-block/x y",
         ] {
-            assert!(!ATOM.is_match(bad), "{bad}");
+            assert!(!names::ATOM.is_match(bad), "{bad}");
         }
     }
 

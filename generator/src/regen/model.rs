@@ -4,13 +4,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
 use regex::Regex;
 use serde::Serialize;
 use toml::Spanned;
 
 use crate::base::error::{Error, Result};
+use crate::base::names;
 use crate::base::workspace::{Identity, Workspace};
 use crate::kconfig;
 use crate::regen::spec::{DistfileSpec, FileSpec, Locator, PackageSpec, Spec, VersionSpec};
@@ -228,25 +228,6 @@ pub enum FileOrigin {
 }
 
 // PMS 3.1: category and package names; 3.2: versions; keywords as PMS 5.2.
-static CATEGORY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.-]*$").unwrap());
-static PACKAGE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_-]*$").unwrap());
-static VERSION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?$").unwrap()
-});
-// A package name must not end in something that could be taken for a version (PMS 3.1.2).
-static NAME_VERSION_TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"-[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*)*(-r[0-9]+)?$").unwrap()
-});
-static KEYWORD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^(-\*|[-~]?[A-Za-z0-9][A-Za-z0-9_-]*)$").unwrap());
-static LICENSE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.-]*$").unwrap());
-static USE_FLAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[+-]?[A-Za-z0-9][A-Za-z0-9+_@-]*$").unwrap());
-static FILE_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9+_.,-]*$").unwrap());
 
 /// Reads, parses and validates the spec of `ws`.
 pub fn load(ws: &Workspace, templates: &Templates) -> Result<Overlay> {
@@ -301,9 +282,9 @@ impl Ctx<'_> {
     }
 
     fn package(&self, p: PackageSpec) -> Result<Package> {
-        let category = self.matching(&p.category, &CATEGORY, "category name")?;
-        let name = self.matching(&p.name, &PACKAGE, "package name")?;
-        if NAME_VERSION_TAIL.is_match(&name) {
+        let category = self.matching(&p.category, &names::CATEGORY_NAME, "category name")?;
+        let name = self.matching(&p.name, &names::PACKAGE_NAME, "package name")?;
+        if names::NAME_VERSION_TAIL.is_match(&name) {
             return Err(self.err(
                 &p.name,
                 format!("invalid package name {name:?}: it ends in what looks like a version"),
@@ -370,11 +351,11 @@ impl Ctx<'_> {
                 .homepage
                 .map_or_else(|| self.identity_homepage.clone(), |h| h.get_ref().clone()),
             source_dir: p.source_dir,
-            license: self.matching(&p.license, &LICENSE, "license name")?,
-            slot: self.matching(&p.slot, &LICENSE, "slot")?,
+            license: self.matching(&p.license, &names::LICENSE_NAME, "license name")?,
+            slot: self.matching(&p.slot, &names::LICENSE_NAME, "slot")?,
             keywords,
-            iuse: self.all(&p.iuse, &USE_FLAG, "USE flag")?,
-            restrict: self.all(&p.restrict, &LICENSE, "RESTRICT token")?,
+            iuse: self.all(&p.iuse, &names::IUSE_ENTRY, "USE flag")?,
+            restrict: self.all(&p.restrict, &names::LICENSE_NAME, "RESTRICT token")?,
             depend: p.depend,
             rdepend: p.rdepend,
             longdescription: p.longdescription.map(|s| s.trim().to_string()),
@@ -389,7 +370,7 @@ impl Ctx<'_> {
     }
 
     fn keywords(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
-        let mut out = self.all(values, &KEYWORD, "keyword")?;
+        let mut out = self.all(values, &names::KEYWORD, "keyword")?;
         // Portage and pkgcheck expect keywords sorted by arch, whatever the ~ prefix.
         out.sort_by(|a, b| {
             a.trim_start_matches(['~', '-'])
@@ -418,7 +399,7 @@ impl Ctx<'_> {
         package_keywords: &[String],
         package_template: &str,
     ) -> Result<Version> {
-        let version = self.matching(&v.version, &VERSION, "version")?;
+        let version = self.matching(&v.version, &names::VERSION_STRING, "version")?;
         let template = match &v.template {
             Some(t) => self.template(t)?,
             None => package_template.to_string(),
@@ -523,7 +504,7 @@ impl Ctx<'_> {
     }
 
     fn distfile(&self, d: DistfileSpec) -> Result<Distfile> {
-        let name = self.matching(&d.name, &FILE_NAME, "distfile name")?;
+        let name = self.matching(&d.name, &names::FILE_NAME, "distfile name")?;
         let mut digests = Digests::default();
         for hash in Hash::ALL {
             let Some(v) = spec_digest(&d, hash) else {
@@ -576,7 +557,7 @@ impl Ctx<'_> {
     }
 
     fn file(&self, f: FileSpec) -> Result<PackageFile> {
-        let dest = self.matching(&f.dest, &FILE_NAME, "file dest")?;
+        let dest = self.matching(&f.dest, &names::FILE_NAME, "file dest")?;
         let origin = match (&f.template, &f.verbatim, &f.patch, &f.fragment) {
             (Some(t), None, None, None) => FileOrigin::Template(self.template(t)?),
             (None, Some(v), None, None) => self.verbatim(v)?,
@@ -601,7 +582,7 @@ impl Ctx<'_> {
     /// A shipped file without markup, from the binary's generator/verbatim/files.
     fn verbatim(&self, name: &Spanned<String>) -> Result<FileOrigin> {
         let rel = name.get_ref();
-        if !rel.split('/').all(|part| FILE_NAME.is_match(part)) {
+        if !rel.split('/').all(|part| names::FILE_NAME.is_match(part)) {
             return Err(self.err(
                 name,
                 format!("invalid file name {rel:?} (a path of plain names in generator/verbatim/files/)"),
@@ -623,7 +604,7 @@ impl Ctx<'_> {
 
     fn copy(&self, name: &Spanned<String>, dir: &Path, dir_name: &str) -> Result<FileOrigin> {
         let rel = name.get_ref();
-        if !FILE_NAME.is_match(rel) {
+        if !names::FILE_NAME.is_match(rel) {
             return Err(self.err(
                 name,
                 format!("invalid file name {rel:?} (a plain name in {dir_name}/)"),
