@@ -293,7 +293,7 @@ fn parse_value(value: &str) -> Result<Value, String> {
 pub fn read(path: &Path, source: &str) -> Result<Config> {
     let bytes =
         std::fs::read(path).map_err(|e| Error::input(source, format!("cannot read: {e}")))?;
-    let text = crate::regen::spec::utf8_text(source, bytes)?;
+    let text = crate::base::toml_input::utf8_text(source, bytes)?;
     parse(source, &text)
 }
 

@@ -278,7 +278,8 @@ fn parsers_never_panic_and_the_binary_exits_0_to_3() {
                 let base = &matrix_seeds[rng.below(matrix_seeds.len())];
                 let input = mutate(&mut rng, base, &all);
                 let r = catch_unwind(AssertUnwindSafe(|| {
-                    let text = nbgen::regen::spec::utf8_text("fuzz-matrix.toml", input.clone())?;
+                    let text =
+                        nbgen::base::toml_input::utf8_text("fuzz-matrix.toml", input.clone())?;
                     nbgen::nbtest::matrix::Matrix::parse(&matrix_path, &text, ws.path()).map(|_| ())
                 }));
                 if r.is_err() {
@@ -315,7 +316,7 @@ fn parsers_never_panic_and_the_binary_exits_0_to_3() {
                 let base = &config_seeds[rng.below(config_seeds.len())];
                 let input = mutate(&mut rng, base, &all);
                 let r = catch_unwind(AssertUnwindSafe(|| {
-                    let text = nbgen::regen::spec::utf8_text("fuzz.config", input.clone())?;
+                    let text = nbgen::base::toml_input::utf8_text("fuzz.config", input.clone())?;
                     let config = nbgen::kconfig::parse("fuzz.config", &text)?;
                     let _ = config.series();
                     let fragment = nbgen::kconfig::parse("fuzz.config", &text)?;

@@ -5,4 +5,5 @@ pub mod atomic;
 pub mod error;
 pub mod names;
 pub mod shell;
+pub mod toml_input;
 pub mod workspace;

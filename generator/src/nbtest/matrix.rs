@@ -18,7 +18,7 @@ use toml::Spanned;
 
 use crate::base::error::{Error, IoContext, Result};
 use crate::base::names;
-use crate::regen::spec::Locator;
+use crate::base::toml_input::{self, Locator};
 
 // ---------------------------------------------------------------------------------------------
 // The file as written.
@@ -292,18 +292,12 @@ impl Matrix {
     /// workspace root, which is also where relative stage paths and scripts start.
     pub fn load(path: &Path, root: &Path) -> Result<Matrix> {
         let bytes = std::fs::read(path).at(path).map_err(Error::into_input)?;
-        let text = crate::regen::spec::utf8_text(&path.display().to_string(), bytes)?;
+        let text = crate::base::toml_input::utf8_text(&path.display().to_string(), bytes)?;
         Matrix::parse(path, &text, root)
     }
 
     pub fn parse(path: &Path, text: &str, root: &Path) -> Result<Matrix> {
-        let raw: RawMatrix = toml::from_str(text).map_err(|e| {
-            let location = match e.span() {
-                Some(span) => Locator::new(path, text).at(span.start),
-                None => path.display().to_string(),
-            };
-            Error::input(location, e.message().trim().to_string())
-        })?;
+        let raw: RawMatrix = toml_input::parse(path, text)?;
         let ctx = Ctx {
             loc: Locator::new(path, text),
             root,
@@ -906,17 +900,12 @@ impl Lock {
     /// Reads `path`; a lock file that does not exist yet is an empty one.
     pub fn load(path: &Path) -> Result<Lock> {
         let text = match std::fs::read(path) {
-            Ok(b) => crate::regen::spec::utf8_text(&path.display().to_string(), b)?,
+            Ok(b) => crate::base::toml_input::utf8_text(&path.display().to_string(), b)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io(path, e)),
         };
         let loc = Locator::new(path, &text);
-        let raw: RawLock = toml::from_str(&text).map_err(|e| {
-            let location = e
-                .span()
-                .map_or_else(|| path.display().to_string(), |s| loc.at(s.start));
-            Error::input(location, e.message().trim().to_string())
-        })?;
+        let raw: RawLock = toml_input::parse(path, &text)?;
         let mut pins = BTreeMap::new();
         for p in raw.pin {
             let at = loc.of(&p);

@@ -11,9 +11,10 @@ use toml::Spanned;
 
 use crate::base::error::{Error, Result};
 use crate::base::names;
+use crate::base::toml_input::Locator;
 use crate::base::workspace::{Identity, Workspace};
 use crate::kconfig;
-use crate::regen::spec::{DistfileSpec, FileSpec, Locator, PackageSpec, Spec, VersionSpec};
+use crate::regen::spec::{DistfileSpec, FileSpec, PackageSpec, Spec, VersionSpec};
 use crate::regen::templates::Templates;
 
 #[derive(Debug, Serialize)]
@@ -232,7 +233,7 @@ pub enum FileOrigin {
 /// Reads, parses and validates the spec of `ws`.
 pub fn load(ws: &Workspace, templates: &Templates) -> Result<Overlay> {
     let path = ws.spec_path();
-    let text = crate::regen::spec::read_text(&path)?;
+    let text = crate::base::toml_input::read_text(&path)?;
     let spec = Spec::parse(&path, &text)?;
     let ctx = Ctx {
         loc: Locator::new(&path, &text),
@@ -452,7 +453,7 @@ impl Ctx<'_> {
                 unreachable!("copy() reads files")
             };
             let source = format!("kernel-fragments/{}", name.get_ref());
-            let text = crate::regen::spec::utf8_text(&path.display().to_string(), bytes)?;
+            let text = crate::base::toml_input::utf8_text(&path.display().to_string(), bytes)?;
             for entry in kconfig::parse(&source, &text)?.entries {
                 merged.retain(|(_, e)| e.name != entry.name);
                 merged.push((source.clone(), entry));

@@ -23,7 +23,7 @@ pub enum Pinned {
 /// Pins every file in `files` into the spec at `spec_path`; the spec is rewritten once, atomically,
 /// and only if every file was accepted.
 pub fn pin(spec_path: &Path, files: &[&Path], source: Option<&str>) -> Result<Vec<Pinned>> {
-    let text = crate::regen::spec::read_text(spec_path)?;
+    let text = crate::base::toml_input::read_text(spec_path)?;
     let mut doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
         Error::input(spec_path.display().to_string(), e.message().to_string())
     })?;

@@ -6,7 +6,8 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::base::error::{Error, Result};
+use crate::base::error::Result;
+use crate::base::toml_input;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,95 +108,6 @@ pub struct FileSpec {
 
 impl Spec {
     pub fn parse(path: &Path, text: &str) -> Result<Spec> {
-        toml::from_str(text).map_err(|e| {
-            let location = match e.span() {
-                Some(span) => Locator::new(path, text).at(span.start),
-                None => path.display().to_string(),
-            };
-            // toml's message repeats the position and quotes the line; keep its first sentence.
-            let message = e.message().trim().to_string();
-            Error::input(location, message)
-        })
-    }
-}
-
-/// Reads a TOML file the user wrote. Text that is not UTF-8 is bad input, named with its line,
-/// column and byte offset; a file that cannot be read is an I/O failure.
-pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    utf8_text(&path.display().to_string(), bytes)
-}
-
-/// `bytes` as text, or an input error at the first byte that is not UTF-8. `shown` names the file.
-pub fn utf8_text(shown: &str, bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-        let col = good.len() - good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
-        Error::input(
-            format!("{shown}:{line}:{col}"),
-            format!(
-                "invalid UTF-8 at byte {} (counting from 0); the file must be UTF-8 text",
-                good.len()
-            ),
-        )
-    })
-}
-
-/// Turns byte offsets in the spec into `file:line:column`.
-pub struct Locator<'a> {
-    path: &'a Path,
-    text: &'a str,
-}
-
-impl<'a> Locator<'a> {
-    pub fn new(path: &'a Path, text: &'a str) -> Self {
-        Locator { path, text }
-    }
-
-    pub fn at(&self, offset: usize) -> String {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        format!("{}:{}:{}", self.path.display(), line, col)
-    }
-
-    pub fn of<T>(&self, value: &Spanned<T>) -> String {
-        self.at(value.span().start)
-    }
-
-    /// An input error at `value`'s position.
-    pub fn err<T>(&self, value: &Spanned<T>, message: impl Into<String>) -> Error {
-        Error::input(self.of(value), message)
-    }
-
-    /// `value` if `re` matches it all, else an error naming `what` at its position.
-    pub fn matching(
-        &self,
-        value: &Spanned<String>,
-        re: &regex::Regex,
-        what: &str,
-    ) -> Result<String> {
-        if re.is_match(value.get_ref()) {
-            Ok(value.get_ref().clone())
-        } else {
-            Err(self.err(value, format!("invalid {what} {:?}", value.get_ref())))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invalid_utf8_names_line_column_and_byte() {
-        let err = utf8_text("spec.toml", b"a = 1\nb = \"x\xffy\"\n".to_vec()).unwrap_err();
-        assert_eq!(err.exit_code(), crate::base::error::EXIT_BAD_INPUT);
-        assert_eq!(
-            err.to_string(),
-            "spec.toml:2:7: invalid UTF-8 at byte 12 (counting from 0); the file must be UTF-8 text"
-        );
-        assert_eq!(utf8_text("x", b"ok\n".to_vec()).unwrap(), "ok\n");
+        toml_input::parse(path, text)
     }
 }
