@@ -339,6 +339,23 @@ impl Finding {
     }
 }
 
+/// What `fragments` ask for together: each option once, in the order options first appear, with
+/// the value (and the fragment) of the last fragment that names it. The one place for "a later
+/// fragment wins" for `check` and the ebuilds' CONFIG_CHECK (regen/model.rs); `merge` applies the
+/// fragments one by one to report every override, and ends with these values.
+pub fn effective(fragments: &[Config]) -> Vec<(&Entry, &Config)> {
+    let mut order: Vec<&str> = Vec::new();
+    let mut wanted: HashMap<&str, (&Entry, &Config)> = HashMap::new();
+    for fragment in fragments {
+        for entry in &fragment.entries {
+            if wanted.insert(&entry.name, (entry, fragment)).is_none() {
+                order.push(&entry.name);
+            }
+        }
+    }
+    order.into_iter().map(|name| wanted[name]).collect()
+}
+
 /// Checks `config` against `fragments`, one finding per fragment option, in the order the options
 /// first appear. When two fragments name the same option the later one wins, as in [`merge`].
 ///
@@ -346,22 +363,10 @@ impl Finding {
 /// value must match exactly; a wanted "not set" is satisfied by "not set" or by the option being
 /// absent (the kernel leaves out options whose dependencies are off).
 pub fn check(config: &Config, fragments: &[Config]) -> Vec<Finding> {
-    let mut order: Vec<String> = Vec::new();
-    let mut wanted: HashMap<String, (&Entry, &Config)> = HashMap::new();
-    for fragment in fragments {
-        for entry in &fragment.entries {
-            if wanted
-                .insert(entry.name.clone(), (entry, fragment))
-                .is_none()
-            {
-                order.push(entry.name.clone());
-            }
-        }
-    }
-    order
+    effective(fragments)
         .into_iter()
-        .map(|name| {
-            let (entry, fragment) = wanted[&name];
+        .map(|(entry, fragment)| {
+            let name = entry.name.clone();
             let found = config.get(&name).map(|e| e.value.clone());
             let satisfied = match (&entry.value, &found) {
                 (Value::Unset, None | Some(Value::Unset)) => true,

@@ -445,7 +445,7 @@ impl Ctx<'_> {
     /// Reads the fragments and turns their options into CONFIG_CHECK items; a later fragment
     /// overrides an earlier one for the same option.
     fn config_check(&self, fragments: &[Spanned<String>]) -> Result<Vec<ConfigCheck>> {
-        let mut merged: Vec<(String, kconfig::Entry)> = Vec::new();
+        let mut parsed = Vec::new();
         for name in fragments {
             let FileOrigin::Copy { path, bytes } =
                 self.copy(name, &self.fragments, "kernel-fragments")?
@@ -454,16 +454,13 @@ impl Ctx<'_> {
             };
             let source = format!("kernel-fragments/{}", name.get_ref());
             let text = crate::base::toml_input::utf8_text(&path.display().to_string(), bytes)?;
-            for entry in kconfig::parse(&source, &text)?.entries {
-                merged.retain(|(_, e)| e.name != entry.name);
-                merged.push((source.clone(), entry));
-            }
+            parsed.push(kconfig::parse(&source, &text)?);
         }
-        merged
+        kconfig::effective(&parsed)
             .into_iter()
-            .map(|(source, e)| {
-                let at = format!("{source}:{}", e.line);
-                let Some(why) = e.why else {
+            .map(|(e, fragment)| {
+                let at = format!("{}:{}", fragment.source, e.line);
+                let Some(why) = &e.why else {
                     return Err(Error::input(
                         at,
                         format!(
