@@ -484,3 +484,36 @@ fn over_long_names_are_refused_naming_the_archive_and_entry() {
         s.assert_nothing_outside();
     }
 }
+
+/// An archive is unpacked once per digest: a second call takes the complete copy without reading
+/// the archive, a copy without its marker (a killed run) is unpacked again, and a leftover
+/// `.partial` directory is replaced.
+#[test]
+fn once_per_digest_reuses_a_complete_copy_and_redoes_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("a.tar");
+    fs::write(
+        &tar,
+        archive(&[(raw(b"f", EntryType::Regular, 2, None), b"1\n")]),
+    )
+    .unwrap();
+    let sha512 = "ab".repeat(64);
+    let cache = dir.path().join("cache");
+    fs::create_dir_all(cache.join(format!(".{}.partial", &sha512[..16]))).unwrap();
+    let first = unpack::once_per_digest(&tar, &sha512, &cache).unwrap();
+    assert_eq!(first, cache.join(&sha512[..16]));
+    assert_eq!(fs::read_to_string(first.join("f")).unwrap(), "1\n");
+    assert!(!cache.join(format!(".{}.partial", &sha512[..16])).exists());
+    // The archive changes under the same digest: the complete copy is taken as it is.
+    fs::write(
+        &tar,
+        archive(&[(raw(b"f", EntryType::Regular, 2, None), b"2\n")]),
+    )
+    .unwrap();
+    let again = unpack::once_per_digest(&tar, &sha512, &cache).unwrap();
+    assert_eq!(fs::read_to_string(again.join("f")).unwrap(), "1\n");
+    // Without the marker the copy is not trusted: unpacked again.
+    fs::remove_file(first.join(".nbgen-complete")).unwrap();
+    let redone = unpack::once_per_digest(&tar, &sha512, &cache).unwrap();
+    assert_eq!(fs::read_to_string(redone.join("f")).unwrap(), "2\n");
+}

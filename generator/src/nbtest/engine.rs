@@ -174,17 +174,7 @@ impl Engine {
                 Ok(Image::Tagged(tag))
             }
             Kind::Bwrap => {
-                let root = self.cache.join("roots").join(short);
-                if !root.join(".nbgen-complete").exists() {
-                    // Unpack beside, then rename: a half-unpacked root is never used.
-                    let staging = self.cache.join("roots").join(format!(".{short}.partial"));
-                    let _ = fs::remove_dir_all(&staging);
-                    fs::create_dir_all(&staging).at(&staging)?;
-                    unpack::unpack(tarball, &staging, &unpack::Options::default())?;
-                    fs::write(staging.join(".nbgen-complete"), sha512).at(&staging)?;
-                    let _ = fs::remove_dir_all(&root);
-                    fs::rename(&staging, &root).at(&root)?;
-                }
+                let root = unpack::once_per_digest(tarball, sha512, &self.cache.join("roots"))?;
                 Ok(Image::Root(root))
             }
         }

@@ -173,22 +173,7 @@ fn checked_output(out: std::process::Output, what: &Path) -> Result<String> {
 /// Unpacks a portage snapshot into the cache once per digest; returns the tree (the directory
 /// holding profiles/, `portage/` in Gentoo's snapshots).
 pub fn unpack_snapshot(tarball: &Path, sha512: &str, cache: &Path) -> Result<PathBuf> {
-    let dir = cache.join("snapshots").join(&sha512[..16]);
-    if !dir.join(".nbgen-complete").exists() {
-        let staging = cache
-            .join("snapshots")
-            .join(format!(".{}.partial", &sha512[..16]));
-        let _ = fs::remove_dir_all(&staging);
-        fs::create_dir_all(&staging).at(&staging)?;
-        crate::nbtest::unpack::unpack(
-            tarball,
-            &staging,
-            &crate::nbtest::unpack::Options::default(),
-        )?;
-        fs::write(staging.join(".nbgen-complete"), sha512).at(&staging)?;
-        let _ = fs::remove_dir_all(&dir);
-        fs::rename(&staging, &dir).at(&dir)?;
-    }
+    let dir = crate::nbtest::unpack::once_per_digest(tarball, sha512, &cache.join("snapshots"))?;
     if dir.join("profiles").is_dir() {
         return Ok(dir);
     }

@@ -90,6 +90,29 @@ pub struct Summary {
     pub bytes: u64,
 }
 
+/// Unpacks `archive` into `dir`/<first 16 hex digits of `sha512`> unless a complete copy is there,
+/// and returns that directory. The archive is unpacked beside it and renamed into place with a
+/// marker holding the digest, so a half-unpacked tree (a killed run) is never used: the next call
+/// unpacks again. The one place for "unpack once per digest" (stage roots, portage snapshots).
+pub fn once_per_digest(archive: &Path, sha512: &str, dir: &Path) -> Result<PathBuf> {
+    let short = &sha512[..16.min(sha512.len())];
+    let target = dir.join(short);
+    if target.join(COMPLETE).exists() {
+        return Ok(target);
+    }
+    let staging = dir.join(format!(".{short}.partial"));
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging).at(&staging)?;
+    unpack(archive, &staging, &Options::default())?;
+    fs::write(staging.join(COMPLETE), sha512).at(&staging)?;
+    let _ = fs::remove_dir_all(&target);
+    fs::rename(&staging, &target).at(&target)?;
+    Ok(target)
+}
+
+/// The marker of a complete unpacked copy, holding the archive's SHA512.
+const COMPLETE: &str = ".nbgen-complete";
+
 /// Unpacks the archive file at `archive` into `target` (created if missing).
 pub fn unpack(archive: &Path, target: &Path, opts: &Options) -> Result<Summary> {
     // The archive is the caller's input: a missing one is bad input, not an nbgen failure.
