@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::base::error::{Error, IoContext, Result};
@@ -137,11 +137,13 @@ pub struct Matrix {
     pub snapshot: Option<Download>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// `[a-z0-9._-]+`, unique in the matrix; names the results directory and the CI job.
     pub name: String,
-    /// `file:line:col` of the entry's name, for messages about the entry as a whole.
+    /// `file:line:col` of the entry's name, for messages about the entry as a whole. Not part of
+    /// its content: moving the entry in the file changes nothing about its build.
+    #[serde(skip)]
     pub location: String,
     pub kernel: Kernel,
     /// Names of files in kernel-fragments/, in order (a later one wins, as in `kconfig merge`).
@@ -172,7 +174,7 @@ pub struct Entry {
 }
 
 /// A distfile made from a file of the shared directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SharedDistfile {
     /// The name the ebuilds fetch.
     pub name: String,
@@ -183,7 +185,7 @@ pub struct SharedDistfile {
 }
 
 /// Checks of the installed kernel modules, run in the container after the packages.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Checks {
     /// `depmod -e` against the kernel tree's exported symbols reports no unknown symbol.
     pub depmod: bool,
@@ -197,7 +199,7 @@ impl Checks {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Kernel {
     /// A stand-in tree written by ci/ebuild-tests/make-kernel.
     Fixture(Fixture),
@@ -210,7 +212,7 @@ pub enum Kernel {
 /// A real kernel tree from the shared directory. ci/real-kernel/prepare unpacks it, applies
 /// `compat` to that copy, configures it from defconfig and the entry's fragments and runs
 /// `make modules_prepare` in the test stage, caching the tree by a digest of those inputs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SharedKernel {
     /// Below the shared directory.
     pub path: PathBuf,
@@ -219,7 +221,7 @@ pub struct SharedKernel {
     pub compat: PathBuf,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fixture {
     /// `2.4.N` or `2.6.N`.
     pub version: String,
@@ -239,7 +241,7 @@ impl Fixture {
 }
 
 /// make-kernel's INTERMODULE argument: how kernel/intermodule.c stands in the fixture tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Intermodule {
     /// As the release has it.
@@ -262,14 +264,14 @@ impl Intermodule {
 
 /// A file fetched by URL. Without `sha512` the digest comes from the lock file, or is pinned there
 /// on the first fetch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Download {
     pub url: String,
     pub sha512: Option<String>,
 }
 
 /// Where an entry's stage tarball comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Stage {
     Url(Download),
     /// A tarball on disk; relative paths are taken from the workspace root.

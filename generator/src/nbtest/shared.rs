@@ -71,7 +71,7 @@ fn sha256_of(path: &Path) -> Result<String> {
 /// How a shared tarball becomes a distfile of another name: the bytes as they are, or the tar
 /// stream decompressed from xz and compressed with gzip (QLogic's archives are .tgz; the shared
 /// copy of the real source is .tar.xz).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Repack {
     Copy,
     XzToGzip,

@@ -37,12 +37,11 @@ use crate::regen::tree;
 
 /// The script that writes fixture kernel trees.
 const MAKE_KERNEL: &str = "ci/ebuild-tests/make-kernel";
+/// The kernel/Makefile copies that make-kernel puts in fixture trees of 2.6.16 to 2.6.18.
+const FIXTURE_MAKEFILES: &str = "generator/tests/fixtures/kernel";
 
 /// The script that prepares a real kernel tree from the shared directory (cached by its inputs).
 const PREPARE_REAL_KERNEL: &str = "ci/real-kernel/prepare";
-
-/// Bumped when the build script changes, so cached results of an older script are not reused.
-const SCRIPT_VERSION: &str = "nbgen-test-2";
 
 pub struct Options {
     pub matrix: PathBuf,
@@ -639,31 +638,8 @@ impl EntryCtx<'_> {
         }
     }
 
-    /// Everything that decides the entry's outcome: if none of it changed since the entry passed,
-    /// running it again would tell nothing new.
     fn key(&self, entry: &Entry, overlay_hash: &str, stage_sha: &str) -> String {
-        let mut h = Sha512::new();
-        for part in [
-            SCRIPT_VERSION,
-            overlay_hash,
-            stage_sha,
-            &format!("{entry:?}"),
-        ] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        // Fixture trees come from a script and the fragments; their text is an input too.
-        h.update(fs::read(self.ws.root.join(MAKE_KERNEL)).unwrap_or_default());
-        for f in &entry.fragments {
-            h.update(fs::read(self.ws.fragments_dir().join(f)).unwrap_or_default());
-        }
-        // A shared kernel's tree comes from the prepare script and the compat script (the
-        // tarball itself is in the entry as its SHA256).
-        if let Kernel::Shared(k) = &entry.kernel {
-            h.update(fs::read(self.ws.root.join(PREPARE_REAL_KERNEL)).unwrap_or_default());
-            h.update(fs::read(self.ws.root.join(&k.compat)).unwrap_or_default());
-        }
-        hex::encode(h.finalize())
+        entry_key(&self.ws.root, entry, overlay_hash, stage_sha)
     }
 
     fn prepare_kernel(&self, entry: &Entry, local: &EntryLocal, dir: &Path) -> Result<PathBuf> {
@@ -767,6 +743,47 @@ impl EntryCtx<'_> {
             }
         }
     }
+}
+
+/// Everything that decides an entry's outcome, hashed: if none of it changed since the entry
+/// passed, running it again would tell nothing new. The entry's content (not its place in the
+/// matrix file), the script it runs in the container as rendered for it, the overlay and the
+/// stage, and the files its kernel tree is made from: for a fixture the script and its kernel
+/// Makefile, for a shared kernel the prepare and compat scripts (the tarball is in the entry as
+/// its SHA256), and the fragments.
+pub fn entry_key(root: &Path, entry: &Entry, overlay_hash: &str, stage_sha: &str) -> String {
+    let content = serde_json::to_string(entry).expect("an entry serializes");
+    let mut h = Sha512::new();
+    for part in [content.as_str(), &script(entry), overlay_hash, stage_sha] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    // Workspace-relative names, so that another checkout of the same tree has the same keys.
+    let mut files: Vec<PathBuf> = entry
+        .fragments
+        .iter()
+        .map(|f| Path::new("kernel-fragments").join(f))
+        .collect();
+    match &entry.kernel {
+        Kernel::Fixture(f) => {
+            files.push(MAKE_KERNEL.into());
+            files.push(Path::new(FIXTURE_MAKEFILES).join(format!("Makefile-{}", f.version)));
+        }
+        Kernel::Shared(k) => {
+            files.push(PREPARE_REAL_KERNEL.into());
+            files.push(k.compat.clone());
+        }
+        Kernel::Tarball(_) => {}
+    }
+    for f in files {
+        // A file that does not exist (most fixture versions have no Makefile of their own) counts
+        // as empty, and its name still goes in.
+        h.update(f.to_string_lossy().as_bytes());
+        h.update([0]);
+        h.update(fs::read(root.join(&f)).unwrap_or_default());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
 }
 
 /// The build inside the container. A real kernel tree is configured and prepared there (its
@@ -1092,6 +1109,60 @@ fn refusal_result(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn workspace_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
+    }
+
+    /// The keys of the local matrix's entries with `text` as the matrix and `root` for the files.
+    fn keys(text: &str, root: &Path) -> Vec<String> {
+        let m = crate::nbtest::matrix::Matrix::parse(Path::new("m.toml"), text, &workspace_root())
+            .unwrap();
+        m.entries
+            .iter()
+            .map(|e| entry_key(root, e, "overlay", "stage"))
+            .collect()
+    }
+
+    #[test]
+    fn a_comment_in_the_matrix_keeps_every_key_and_a_fixture_makefile_changes_its_entries() {
+        let root = workspace_root();
+        let text = fs::read_to_string(root.join("ci/matrix-local.toml")).unwrap();
+        let before = keys(&text, &root);
+        assert!(before.len() > 5);
+        assert_eq!(keys(&format!("# a comment\n\n{text}"), &root), before);
+        // A copy of the files keys read, with the 2.6.18 fixture Makefile changed: only the
+        // entries of a 2.6.18 fixture get new keys.
+        let copy = tempfile::tempdir().unwrap();
+        for rel in [MAKE_KERNEL, FIXTURE_MAKEFILES, "kernel-fragments"] {
+            let to = copy.path().join(rel);
+            fs::create_dir_all(to.parent().unwrap()).unwrap();
+            let status = Command::new("cp")
+                .arg("-r")
+                .arg(root.join(rel))
+                .arg(&to)
+                .status();
+            assert!(status.unwrap().success());
+        }
+        assert_eq!(
+            keys(&text, copy.path()),
+            before,
+            "another checkout, the same keys"
+        );
+        let makefile = copy.path().join(FIXTURE_MAKEFILES).join("Makefile-2.6.18");
+        let mut changed = fs::read(&makefile).unwrap();
+        changed.extend_from_slice(b"# changed\n");
+        fs::write(&makefile, changed).unwrap();
+        let after = keys(&text, copy.path());
+        let m = crate::nbtest::matrix::Matrix::parse(Path::new("m.toml"), &text, &root).unwrap();
+        for ((e, b), a) in m.entries.iter().zip(&before).zip(&after) {
+            let on_2618 = matches!(&e.kernel, Kernel::Fixture(f) if f.version == "2.6.18");
+            assert_eq!(a != b, on_2618, "{}", e.name);
+        }
+    }
 
     fn entry(extra: &str) -> Entry {
         let text = format!(
