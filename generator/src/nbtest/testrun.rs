@@ -37,6 +37,8 @@ use crate::regen::tree;
 
 /// The script that writes fixture kernel trees.
 const MAKE_KERNEL: &str = "ci/ebuild-tests/make-kernel";
+/// The build script of every entry, rendered for it (generator/templates/nbtest/entry.sh).
+const SCRIPT_TEMPLATE: &str = "nbtest/entry.sh";
 /// The kernel/Makefile copies that make-kernel puts in fixture trees of 2.6.16 to 2.6.18.
 const FIXTURE_MAKEFILES: &str = "generator/tests/fixtures/kernel";
 
@@ -786,103 +788,32 @@ pub fn entry_key(root: &Path, entry: &Entry, overlay_hash: &str, stage_sha: &str
     hex::encode(h.finalize())
 }
 
-/// The build inside the container. A real kernel tree is configured and prepared there (its
-/// toolchain is the stage's); a fixture tree is ready as it is. It works with both kinds of stage:
-/// ours (portage of today, repos.conf, /etc/portage/make.conf) and Gentoo's of the era (portage
-/// 2.1: /etc/make.conf, /etc/make.profile, PORTDIR_OVERLAY, the tree at /usr/portage).
+/// The build inside the container, from generator/templates/nbtest/entry.sh. A real kernel tree is
+/// configured and prepared there (its toolchain is the stage's); a fixture tree is ready as it is.
+/// It works with both kinds of stage: ours (portage of today, repos.conf, /etc/portage/make.conf)
+/// and Gentoo's of the era (portage 2.1: /etc/make.conf, /etc/make.profile, PORTDIR_OVERLAY, the
+/// tree at /usr/portage). An entry that proves a wrong distfile is refused gets a private DISTDIR
+/// holding a copy of the distfiles in which that one is replaced by bytes of the same size.
 fn script(entry: &Entry) -> String {
-    let atoms: Vec<String> = entry
-        .packages
-        .iter()
-        .map(|a| crate::base::shell::quote(a))
-        .collect();
-    let prepare_kernel = match entry.kernel {
-        Kernel::Tarball(_) => "(cd /usr/src/linux && yes '' | make oldconfig && make modules_prepare) >/out/kernel-prepare.log 2>&1 || { echo 'kernel: make oldconfig/modules_prepare failed' >&2; exit 3; }\n",
-        Kernel::Fixture(_) | Kernel::Shared(_) => "",
-    };
-    format!(
-        r#"set -u
-conf=/etc/portage/make.conf
-[ -f "$conf" ] || conf=/etc/make.conf
-# portage 2.1's portageq knows no get_repo_path: it prints its usage and exits 0.
-if [ -d /etc/portage/repos.conf ]; then
-	gentoo=$(portageq get_repo_path / gentoo 2>/dev/null) || gentoo=""
-else
-	gentoo=$(portageq portdir 2>/dev/null) || gentoo=""
-fi
-[ -n "$gentoo" ] || gentoo=/usr/portage
-if [ -d /etc/portage/repos.conf ]; then
-	ln -sfn "$gentoo/profiles/"{profile} /etc/portage/make.profile || exit 3
-	printf '[nb-overlay]\nlocation = /var/db/repos/nb-overlay\nauto-sync = no\n' >/etc/portage/repos.conf/nb-overlay.conf || exit 3
-else
-	ln -sfn "$gentoo/profiles/"{profile} /etc/make.profile || exit 3
-	echo 'PORTDIR_OVERLAY="/var/db/repos/nb-overlay"' >>"$conf" || exit 3
-fi
-mkdir -p /out/logs /out/build-logs /out/packages /out/contents
-cat >>"$conf" <<'EOF'
-ACCEPT_KEYWORDS="{keywords}"
-USE="{use_flags}"
-FEATURES="${{FEATURES}} buildpkg"
-PKGDIR="/out/packages"
-PORTAGE_LOGDIR="/out/build-logs"
-EOF
-{refuse}{prepare_kernel}emerge --info >/out/emerge-info.txt 2>&1
-{features}: >/out/packages.tsv
-i=0
-for atom in {atoms}; do
-	i=$((i + 1))
-	start=$(date +%s)
-	emerge --oneshot --verbose "$atom" >"/out/logs/$i.emerge.log" 2>&1
-	rc=$?
-	printf '%s\t%s\t%s\n' "$atom" "$rc" "$(($(date +%s) - start))" >>/out/packages.tsv
-done
-for d in /var/db/pkg/*/*; do
-	[ -f "$d/CONTENTS" ] || continue
-	c=${{d%/*}}; c=${{c##*/}}
-	cp "$d/CONTENTS" "/out/contents/$c:${{d##*/}}.CONTENTS"
-done
-"#,
-        profile = crate::base::shell::quote(&entry.profile),
-        keywords = entry.accept_keywords.clone().unwrap_or_default(),
-        use_flags = entry.use_flags.join(" "),
-        atoms = atoms.join(" "),
-        features = require_features(entry),
-        refuse = refuse_distfile(entry),
-    ) + &checks_script(entry)
+    let quote = crate::base::shell::quote;
+    let ctx = serde_json::json!({
+        "profile": quote(&entry.profile),
+        "keywords": entry.accept_keywords.clone().unwrap_or_default(),
+        "use_flags": entry.use_flags.join(" "),
+        "atoms": entry.packages.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
+        "refuse": entry.refuse_distfile.as_deref().map(quote),
+        "prepare_kernel": matches!(entry.kernel, Kernel::Tarball(_)),
+        "require_features": entry.require_features,
+        "checks": !entry.checks.is_empty(),
+        "depmod": entry.checks.depmod,
+        "load_order_last": entry.checks.load_order.last().map(|m| quote(m)),
+    });
+    crate::regen::templates::Templates::embedded()
+        .and_then(|t| t.render(SCRIPT_TEMPLATE, &ctx))
+        .expect("the embedded entry script renders")
 }
 
-/// The commands of the entry's checks, after the packages: their output goes to
-/// /out/checks/<name>.log and their exit status to <name>.rc, judged by [`collect_checks`]. The
-/// kernel release is the tree's (include/config/kernel.release, written by modules_prepare); the
-/// symbols are its exported-symbols.map (ci/real-kernel/prepare), else its System.map.
-fn checks_script(entry: &Entry) -> String {
-    if entry.checks.is_empty() {
-        return String::new();
-    }
-    let mut s = String::from(
-        r#"mkdir -p /out/checks
-kv=$(cat /usr/src/linux/include/config/kernel.release 2>/dev/null)
-printf '%s\n' "$kv" >/out/checks/kernel-release
-"#,
-    );
-    if entry.checks.depmod {
-        s.push_str(
-            r#"map=/usr/src/linux/exported-symbols.map
-[ -f "$map" ] || map=/usr/src/linux/System.map
-depmod -e -F "$map" -b / "$kv" >/out/checks/depmod.log 2>&1; echo $? >/out/checks/depmod.rc
-"#,
-        );
-    }
-    if let Some(last) = entry.checks.load_order.last() {
-        s.push_str(&format!(
-            "modprobe -S \"$kv\" --show-depends {} >/out/checks/load-order.log 2>&1; echo $? >/out/checks/load-order.rc\n",
-            crate::base::shell::quote(last)
-        ));
-    }
-    s
-}
-
-/// Judges the checks from what [`checks_script`] left in out/checks/.
+/// Judges the checks from what the script's checks left in out/checks/.
 fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
     let checks = dir.join("out/checks");
     let release = fs::read_to_string(checks.join("kernel-release")).unwrap_or_default();
@@ -949,40 +880,6 @@ fn loaded_modules(show_depends: &str) -> Vec<String> {
         .filter_map(|path| path.rsplit('/').next())
         .map(|file| file.split(".ko").next().unwrap_or(file).to_string())
         .collect()
-}
-
-/// Stops the script (exit 3, before any package) unless portage has each required FEATURES
-/// token on.
-fn require_features(entry: &Entry) -> String {
-    entry
-        .require_features
-        .iter()
-        .map(|f| {
-            format!(
-                r#"case " $(portageq envvar FEATURES) " in *' {f} '*) ;; *) echo 'FEATURES lack {f}: see /out/emerge-info.txt' >&2; exit 3 ;; esac
-"#
-            )
-        })
-        .collect()
-}
-
-/// For an entry that proves a wrong distfile is refused: a private DISTDIR holding the
-/// distfiles, with the named one replaced by bytes of the same size and other content (every
-/// byte changed), so the shared distfiles stay intact.
-fn refuse_distfile(entry: &Entry) -> String {
-    let Some(name) = &entry.refuse_distfile else {
-        return String::new();
-    };
-    format!(
-        r#"nb_dist=/var/tmp/nb-distfiles
-mkdir -p "$nb_dist" && cp -pR /var/cache/distfiles/. "$nb_dist/" || exit 3
-f="$nb_dist/"{name}
-[ -f "$f" ] || {{ echo "refuse_distfile: no "{name}" among the distfiles" >&2; exit 3; }}
-tr '\000-\377' '\377\000-\376' <"$f" >"$f.new" && mv "$f.new" "$f" || exit 3
-echo 'DISTDIR="/var/tmp/nb-distfiles"' >>"$conf" || exit 3
-"#,
-        name = crate::base::shell::quote(name)
-    )
 }
 
 /// What portage prints when a distfile already in DISTDIR fails its Manifest's digests: 2.1.x
