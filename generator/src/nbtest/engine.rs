@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use crate::base::error::{Error, IoContext, Result};
 use crate::base::shell;
 use crate::nbtest::unpack;
+use crate::regen::templates::Templates;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Kind {
@@ -252,14 +253,13 @@ impl Engine {
             bwrap.push(m.guest.clone());
         }
         bwrap.extend(["bash".into(), "-c".into(), script.to_string()]);
-        // The shell below mounts the view, runs bwrap, and removes the call's layers afterwards.
         let quoted: Vec<String> = bwrap.iter().map(|a| shell::quote(a)).collect();
-        let inner = format!(
-            "mount -t overlay overlay -o lowerdir={lower},upperdir={call}/upper,workdir={call}/work {call}/merged || exit 125; {bwrap}; rc=$?; umount {call}/merged; rm -rf {call}; exit $rc",
-            lower = shell::quote(&root.display().to_string()),
-            call = shell::quote(&call.display().to_string()),
-            bwrap = quoted.join(" ")
-        );
+        let ctx = serde_json::json!({
+            "lower": shell::quote(&root.display().to_string()),
+            "call": shell::quote(&call.display().to_string()),
+            "bwrap": quoted.join(" "),
+        });
+        let inner = Templates::embedded()?.render("nbtest/bwrap-call.sh", &ctx)?;
         let mut cmd = Command::new("unshare");
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", &inner]);
         Ok(cmd)
