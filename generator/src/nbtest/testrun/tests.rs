@@ -1,0 +1,320 @@
+use super::*;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The keys of the local matrix's entries with `text` as the matrix and `root` for the files.
+fn keys(text: &str, root: &Path) -> Vec<String> {
+    let m =
+        crate::nbtest::matrix::Matrix::parse(Path::new("m.toml"), text, &workspace_root()).unwrap();
+    m.entries
+        .iter()
+        .map(|e| entry_key(root, e, "overlay", "stage"))
+        .collect()
+}
+
+#[test]
+fn a_comment_in_the_matrix_keeps_every_key_and_a_fixture_makefile_changes_its_entries() {
+    let root = workspace_root();
+    let text = fs::read_to_string(root.join("ci/matrix-local.toml")).unwrap();
+    let before = keys(&text, &root);
+    assert!(before.len() > 5);
+    assert_eq!(keys(&format!("# a comment\n\n{text}"), &root), before);
+    // A copy of the files keys read, with the 2.6.18 fixture Makefile changed: only the
+    // entries of a 2.6.18 fixture get new keys.
+    let copy = tempfile::tempdir().unwrap();
+    for rel in [MAKE_KERNEL, FIXTURE_MAKEFILES, "kernel-fragments"] {
+        let to = copy.path().join(rel);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(root.join(rel))
+            .arg(&to)
+            .status();
+        assert!(status.unwrap().success());
+    }
+    assert_eq!(
+        keys(&text, copy.path()),
+        before,
+        "another checkout, the same keys"
+    );
+    let makefile = copy.path().join(FIXTURE_MAKEFILES).join("Makefile-2.6.18");
+    let mut changed = fs::read(&makefile).unwrap();
+    changed.extend_from_slice(b"# changed\n");
+    fs::write(&makefile, changed).unwrap();
+    let after = keys(&text, copy.path());
+    let m = crate::nbtest::matrix::Matrix::parse(Path::new("m.toml"), &text, &root).unwrap();
+    for ((e, b), a) in m.entries.iter().zip(&before).zip(&after) {
+        let on_2618 = matches!(&e.kernel, Kernel::Fixture(f) if f.version == "2.6.18");
+        assert_eq!(a != b, on_2618, "{}", e.name);
+    }
+}
+
+fn entry(extra: &str) -> Entry {
+    let text = format!(
+        r#"[stage]
+path = "stage.tar"
+[[entry]]
+name = "era-2.1.1-fixture"
+kernel = {{ fixture = {{ version = "2.6.18", smp = true, intermodule = "built" }} }}
+packages = ["sys-libs/lib-compat"]
+profile = "default/linux/x86"
+fixture = true
+{extra}
+"#
+    );
+    let m = Matrix::parse(Path::new("m.toml"), &text, Path::new("/nonexistent")).unwrap();
+    m.entries[0].clone()
+}
+
+fn checked(depmod: &str, deps: &str, release: &str) -> Vec<CheckResult> {
+    let e =
+        entry(r#"checks = { depmod = true, load_order = ["intermodule", "qla2xxx", "qla2300"] }"#);
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("out/checks");
+    fs::create_dir_all(&c).unwrap();
+    for (name, text) in [
+        ("kernel-release", release),
+        ("depmod.log", depmod),
+        ("depmod.rc", "0\n"),
+        ("load-order.log", deps),
+        ("load-order.rc", "0\n"),
+    ] {
+        fs::write(c.join(name), text).unwrap();
+    }
+    let got = collect_checks(&e, dir.path());
+    // The verdict of a failed check is written under its output, where the report points.
+    for r in &got {
+        if let Some(f) = &r.failure {
+            let log = fs::read_to_string(&f.log).unwrap();
+            assert!(log.contains("nbgen test: "), "{log}");
+        }
+    }
+    got
+}
+
+const DEPS: &str = "insmod /lib/modules/2.6.18/kernel/kernel/intermodule.ko \n\
+    insmod /lib/modules/2.6.18/kernel/drivers/scsi/qla2xxx/qla2xxx.ko \n\
+    insmod /lib/modules/2.6.18/kernel/drivers/scsi/qla2xxx/qla2300.ko \n";
+
+#[test]
+fn checks_pass_and_fail_on_what_depmod_and_modprobe_said() {
+    let outcomes = |r: &[CheckResult]| {
+        r.iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.outcome,
+                    c.failure.as_ref().map(|f| f.phase.clone()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let ok = checked(
+        "depmod: WARNING: could not open modules.order\n",
+        DEPS,
+        "2.6.18\n",
+    );
+    assert_eq!(
+        outcomes(&ok),
+        [
+            ("depmod".to_string(), Outcome::Passed, None),
+            ("load-order".to_string(), Outcome::Passed, None)
+        ]
+    );
+    let bad = checked(
+        "WARNING: /lib/modules/2.6.18/kernel/drivers/scsi/qla2xxx/qla2xxx.ko needs unknown symbol inter_module_get\n",
+        &DEPS.replace("intermodule.ko", "other.ko"),
+        "2.6.18\n",
+    );
+    assert_eq!(
+        outcomes(&bad),
+        [
+            (
+                "depmod".to_string(),
+                Outcome::Failed,
+                Some("check-depmod".to_string())
+            ),
+            (
+                "load-order".to_string(),
+                Outcome::Failed,
+                Some("check-load-order".to_string())
+            )
+        ]
+    );
+    // Without the tree's kernel release nothing can be checked: both fail.
+    let none = checked("", DEPS, "\n");
+    assert!(
+        none.iter().all(|c| c.outcome == Outcome::Failed),
+        "{none:?}"
+    );
+}
+
+#[test]
+fn loaded_modules_are_the_insmod_lines_in_order() {
+    assert_eq!(loaded_modules(DEPS), ["intermodule", "qla2xxx", "qla2300"]);
+    assert_eq!(
+        loaded_modules("builtin scsi_mod\ninsmod /lib/modules/6.1/a/b.ko.xz opt=1\n"),
+        ["b"]
+    );
+}
+
+#[test]
+fn the_checks_run_after_the_packages_and_only_when_declared() {
+    assert!(!script(&entry("")).contains("/out/checks"));
+    let s = script(&entry(r#"checks = { load_order = ["a", "qla2300"] }"#));
+    let deps = s.find("--show-depends 'qla2300'").expect(&s);
+    assert!(deps > s.find("for atom in").unwrap(), "{s}");
+    assert!(!s.contains("depmod -e"), "{s}");
+    let s = script(&entry("checks = { depmod = true }"));
+    assert!(s.contains(r#"depmod -e -F "$map" -b / "$kv""#), "{s}");
+    assert!(!s.contains("--show-depends"), "{s}");
+}
+
+/// A shared directory holding real/src.tar.xz (a small xz stream), and its SHA256.
+fn shared_with_source() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("real")).unwrap();
+    let path = dir.path().join("real/src.tar.xz");
+    let mut enc = xz2::write::XzEncoder::new(fs::File::create(&path).unwrap(), 1);
+    std::io::Write::write_all(&mut enc, &[0u8; 10240]).unwrap();
+    enc.finish().unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(fs::read(&path).unwrap()));
+    (dir, sha)
+}
+
+fn real_entry(root: &Path, distfile: &str, sha: &str) -> Entry {
+    let text = format!(
+        r#"[stage]
+script = "ci/make-stage"
+[[entry]]
+name = "real"
+kernel = {{ url = "https://cdn.kernel.org/linux-2.6.18.tar.bz2" }}
+packages = [">=sys-block/qla2x00-driver-8"]
+profile = "default/linux/amd64"
+distfiles = [{{ name = "{distfile}", path = "real/src.tar.xz", sha256 = "{sha}" }}]
+"#
+    );
+    Matrix::parse(Path::new("m.toml"), &text, root)
+        .unwrap()
+        .entries[0]
+        .clone()
+}
+
+#[test]
+fn real_distfiles_are_pinned_in_the_entrys_own_overlay_or_skip_or_fail() {
+    let ws = Workspace::locate(None).unwrap();
+    let (shared_dir, sha) = shared_with_source();
+    let results = tempfile::tempdir().unwrap();
+    let distdir = results.path().join(".distfiles");
+    fs::create_dir_all(&distdir).unwrap();
+    let stand_ins = BTreeMap::new();
+    let acquire = |e: &Entry, shared: &Path| {
+        acquire_locals(&ws, e, shared, &stand_ins, &distdir, results.path(), true)
+    };
+    let good = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz", &sha);
+    let local = acquire(&good, shared_dir.path()).unwrap().unwrap();
+    let dist = local.distdir.unwrap().join("qla2xxx-v8.01.07-dist.tgz");
+    let measured = manifest::measure(&dist).unwrap();
+    let (overlay, _) = local.overlay.unwrap();
+    let manifest = fs::read_to_string(overlay.join("sys-block/qla2x00-driver/Manifest")).unwrap();
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("DIST qla2xxx-v8.01.07-dist.tgz "))
+        .expect(&manifest);
+    assert!(
+        line.contains(&format!(" {} ", measured.size))
+            && line.contains(measured.digests.sha512.as_deref().unwrap()),
+        "{line}"
+    );
+    // Missing: the reason; other bytes: an error; a name no ebuild fetches: bad input.
+    let empty = tempfile::tempdir().unwrap();
+    let why = acquire(&good, empty.path()).unwrap().unwrap_err();
+    assert!(why.contains("NB_SHARED="), "{why}");
+    let wrong = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz", &"0".repeat(64));
+    let e = acquire(&wrong, shared_dir.path()).unwrap_err();
+    assert!(e.to_string().contains(&sha), "{e}");
+    let stray = real_entry(&ws.root, "no-such-dist.tgz", &sha);
+    let e = acquire(&stray, shared_dir.path()).unwrap_err();
+    assert_eq!(e.exit_code(), crate::base::error::EXIT_BAD_INPUT);
+    assert!(
+        e.to_string()
+            .contains("distfile \"no-such-dist.tgz\" is no distfile of the overlay's ebuilds"),
+        "{e}"
+    );
+}
+
+#[test]
+fn required_features_are_checked_before_any_package() {
+    let e = entry(r#"require_features = ["strict"]"#);
+    let s = script(&e);
+    let check = s.find("*' strict '*) ;;").expect(&s);
+    assert!(check < s.find("for atom in").unwrap(), "{s}");
+    assert!(!script(&entry("")).contains("FEATURES lack"));
+}
+
+#[test]
+fn a_refusal_entry_alters_only_its_private_copy() {
+    let e = entry(r#"refuse_distfile = "lib-compat-1.4.tar.bz2""#);
+    let s = script(&e);
+    assert!(s.contains("f=\"$nb_dist/\"'lib-compat-1.4.tar.bz2'"), "{s}");
+    assert!(s.contains("DISTDIR=\"/var/tmp/nb-distfiles\""), "{s}");
+    // The script's byte rotation keeps the size and changes every byte.
+    let tr = s.lines().find(|l| l.starts_with("tr ")).expect(&s);
+    let tr = &tr[..tr.find(" <").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("d");
+    let bytes: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
+    fs::write(&f, &bytes).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(r#"{tr} <"$1""#))
+        .arg("sh")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout.len(), bytes.len());
+    assert!(out.stdout.iter().zip(&bytes).all(|(a, b)| a != b));
+}
+
+#[test]
+fn a_refusal_passes_only_when_portage_refused_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("out/logs")).unwrap();
+    let log = dir.path().join("out/logs/1.emerge.log");
+    let name = "lib-compat-1.4.tar.bz2";
+    fs::write(
+        &log,
+        format!("!!! Previously fetched file: '{name}'\n!!! Reason: Failed on SHA1 verification\n"),
+    )
+    .unwrap();
+    let r = refusal_result("sys-libs/lib-compat", Some((1, 3, 1)), name, dir.path());
+    assert_eq!((r.outcome, r.failure), (Outcome::Passed, None));
+    // Today's portage names the path; another file's refusal does not count.
+    assert!(refused(
+        &format!("!!! Previously fetched file: '/var/tmp/nb-distfiles/{name}'\n"),
+        name
+    ));
+    assert!(!refused(
+        &format!("!!! Previously fetched file: '/x/old-{name}'\n"),
+        name
+    ));
+    // Emerged anyway: the wrong file was accepted.
+    let r = refusal_result("sys-libs/lib-compat", Some((0, 3, 1)), name, dir.path());
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(r.failure.unwrap().phase, "accepted-wrong-distfile");
+    // Failed, but for another reason (or for another file).
+    let r = refusal_result(
+        "sys-libs/lib-compat",
+        Some((1, 3, 1)),
+        "other.tar",
+        dir.path(),
+    );
+    assert_eq!(r.failure.unwrap().phase, "failed-without-refusing-distfile");
+    let r = refusal_result("sys-libs/lib-compat", None, name, dir.path());
+    assert_eq!(r.outcome, Outcome::NotRun);
+}
