@@ -1,5 +1,6 @@
 use super::*;
 use crate::base::error::EXIT_BAD_INPUT;
+use crate::base::names;
 
 /// A workspace root with the fragment, patch and script the test matrices name.
 fn root() -> tempfile::TempDir {

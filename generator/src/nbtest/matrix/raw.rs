@@ -1,0 +1,104 @@
+//! The matrix file as written: every table rejects unknown fields, and values keep their position
+//! so that validation can name the line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Intermodule;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMatrix {
+    #[serde(default)]
+    pub(super) defaults: RawDefaults,
+    /// The stage of every entry that names none of its own.
+    pub(super) stage: Option<Spanned<RawStage>>,
+    /// A workspace script that writes stand-in distfiles into the directory it is given.
+    pub(super) stand_ins: Option<Spanned<String>>,
+    /// A portage tree snapshot for stages that carry none (Gentoo stage3 tarballs).
+    pub(super) snapshot: Option<Spanned<RawStage>>,
+    #[serde(default)]
+    pub(super) entry: Vec<RawEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDefaults {
+    pub(super) packages: Option<Vec<Spanned<String>>>,
+    pub(super) accept_keywords: Option<Spanned<String>>,
+    #[serde(default, rename = "use")]
+    pub(super) use_flags: Vec<Spanned<String>>,
+    pub(super) profile: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStage {
+    pub(super) url: Option<Spanned<String>>,
+    pub(super) path: Option<Spanned<String>>,
+    pub(super) script: Option<Spanned<String>>,
+    /// Arguments of a script stage (ci/make-era-stage's portage version and pycrypto choice).
+    pub(super) args: Option<Vec<Spanned<String>>>,
+    pub(super) sha512: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKernel {
+    pub(super) fixture: Option<RawFixture>,
+    pub(super) url: Option<Spanned<String>>,
+    pub(super) sha512: Option<Spanned<String>>,
+    /// A tarball in the shared directory, with its SHA256 and the toolchain compatibility script
+    /// that ci/real-kernel/prepare applies to the test copy.
+    pub(super) path: Option<Spanned<String>>,
+    pub(super) sha256: Option<Spanned<String>>,
+    pub(super) compat: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDistfile {
+    pub(super) name: Spanned<String>,
+    pub(super) path: Spanned<String>,
+    pub(super) sha256: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawChecks {
+    #[serde(default)]
+    pub(super) depmod: bool,
+    pub(super) load_order: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFixture {
+    pub(super) version: Spanned<String>,
+    pub(super) smp: bool,
+    pub(super) intermodule: Intermodule,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEntry {
+    pub(super) name: Spanned<String>,
+    pub(super) kernel: Spanned<RawKernel>,
+    #[serde(default)]
+    pub(super) fragments: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) patches: Vec<Spanned<String>>,
+    pub(super) packages: Option<Vec<Spanned<String>>>,
+    #[serde(default, rename = "use")]
+    pub(super) use_flags: Vec<Spanned<String>>,
+    pub(super) accept_keywords: Option<Spanned<String>>,
+    pub(super) profile: Option<Spanned<String>>,
+    pub(super) fixture: Option<Spanned<bool>>,
+    pub(super) stage: Option<Spanned<RawStage>>,
+    #[serde(default)]
+    pub(super) require_features: Vec<Spanned<String>>,
+    pub(super) refuse_distfile: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) distfiles: Vec<Spanned<RawDistfile>>,
+    pub(super) checks: Option<Spanned<RawChecks>>,
+}

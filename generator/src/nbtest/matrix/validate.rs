@@ -1,0 +1,546 @@
+//! From the matrix as written to the typed [`Matrix`](super::Matrix): every value checked, every
+//! error at its file, line and column.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+use toml::Spanned;
+
+use super::raw::*;
+use super::*;
+use crate::base::error::{Error, Result};
+use crate::base::names;
+use crate::base::toml_input::Locator;
+
+static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9._-]+$").unwrap());
+static FIXTURE_VERSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^2\.[46]\.[0-9]+$").unwrap());
+static MODULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").unwrap());
+static SCRIPT_ARG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*$").unwrap());
+static FEATURE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").unwrap());
+
+/// The one patch make-kernel applies to a fixture tree when INTERMODULE is patched or
+/// built-patched; an entry lists it so that what the report says about the tree is true.
+const FIXTURE_PATCH: &str = "kernel-2.6.16-intermodule.patch";
+
+pub(super) struct Ctx<'a> {
+    pub(super) loc: Locator<'a>,
+    pub(super) root: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Error {
+        self.loc.err(at, message)
+    }
+
+    fn matching(&self, value: &Spanned<String>, re: &Regex, what: &str) -> Result<String> {
+        self.loc.matching(value, re, what)
+    }
+
+    pub(super) fn matrix(&self, path: &Path, raw: RawMatrix) -> Result<Matrix> {
+        let default_stage = raw.stage.as_ref().map(|s| self.stage(s)).transpose()?;
+        let defaults = &raw.defaults;
+        let default_packages = match &defaults.packages {
+            Some(p) => Some(self.atoms(p)?),
+            None => None,
+        };
+        let default_keywords = defaults
+            .accept_keywords
+            .as_ref()
+            .map(|k| self.keywords(k))
+            .transpose()?;
+        let default_use = self.use_flags(&defaults.use_flags)?;
+        let default_profile = defaults
+            .profile
+            .as_ref()
+            .map(|p| self.profile(p))
+            .transpose()?;
+        if raw.entry.is_empty() {
+            return Err(Error::input(
+                path.display().to_string(),
+                "no [[entry]]: a matrix needs at least one",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut entries = Vec::new();
+        for e in &raw.entry {
+            let name = self.matching(&e.name, &NAME, "entry name (want [a-z0-9._-]+)")?;
+            if !seen.insert(name.clone()) {
+                return Err(self.err(&e.name, format!("duplicate entry name {name:?}")));
+            }
+            let kernel = self.kernel(&e.kernel)?;
+            let is_fixture = matches!(kernel, Kernel::Fixture(_));
+            let declared = e.fixture.as_ref().is_some_and(|f| *f.get_ref());
+            if is_fixture && !declared {
+                return Err(self.err(
+                    &e.kernel,
+                    format!("entry {name:?} builds against a fixture kernel: say `fixture = true`"),
+                ));
+            }
+            if !is_fixture && declared {
+                let at = e.fixture.as_ref().expect("declared");
+                return Err(self.err(
+                    at,
+                    format!(
+                        "entry {name:?} has a real kernel (url or path): `fixture = true` would be false"
+                    ),
+                ));
+            }
+            // The name is what people read in reports and CI: it must not hide what the tree is.
+            if is_fixture != name.contains("fixture") {
+                let why = if is_fixture {
+                    "a fixture kernel entry's name must contain \"fixture\""
+                } else {
+                    "only fixture kernel entries may have \"fixture\" in their name"
+                };
+                return Err(self.err(&e.name, format!("entry {name:?}: {why}")));
+            }
+            let fragments = e
+                .fragments
+                .iter()
+                .map(|f| self.file_in(f, "kernel-fragments"))
+                .collect::<Result<Vec<_>>>()?;
+            let patches = e
+                .patches
+                .iter()
+                .map(|p| self.file_in(p, "patches"))
+                .collect::<Result<Vec<_>>>()?;
+            if let Kernel::Fixture(f) = &kernel {
+                let patched = matches!(
+                    f.intermodule,
+                    Intermodule::Patched | Intermodule::BuiltPatched
+                );
+                let want: &[&str] = if patched { &[FIXTURE_PATCH] } else { &[] };
+                if patches != want {
+                    let want = format!("patches = {want:?}");
+                    return Err(self.err(
+                        &e.kernel,
+                        format!(
+                            "entry {name:?}: make-kernel gives a fixture with intermodule = {:?} exactly {want}",
+                            f.intermodule.as_str()
+                        ),
+                    ));
+                }
+            }
+            if matches!(kernel, Kernel::Shared(_)) {
+                if let Some(p) = e.patches.first() {
+                    return Err(self.err(
+                        p,
+                        format!("entry {name:?}: ci/real-kernel/prepare applies no patches to a shared kernel tarball"),
+                    ));
+                }
+            }
+            let distfiles = self.distfiles(&e.distfiles)?;
+            let checks = match &e.checks {
+                Some(c) => self.checks(c)?,
+                None => Checks::default(),
+            };
+            let packages = match (&e.packages, &default_packages) {
+                (Some(p), _) => self.atoms(p)?,
+                (None, Some(p)) => p.clone(),
+                (None, None) => {
+                    return Err(self.err(
+                        &e.name,
+                        format!(
+                            "entry {name:?} has no packages: set packages here or in [defaults]"
+                        ),
+                    ))
+                }
+            };
+            if packages.is_empty() {
+                return Err(self.err(&e.name, format!("entry {name:?} has an empty package list")));
+            }
+            let mut use_flags = default_use.clone();
+            use_flags.extend(self.use_flags(&e.use_flags)?);
+            let accept_keywords = match &e.accept_keywords {
+                Some(k) => Some(self.keywords(k)?),
+                None => default_keywords.clone(),
+            };
+            let profile = match (&e.profile, &default_profile) {
+                (Some(p), _) => self.profile(p)?,
+                (None, Some(p)) => p.clone(),
+                (None, None) => {
+                    return Err(self.err(
+                        &e.name,
+                        format!("entry {name:?} has no profile: set profile here or in [defaults]"),
+                    ))
+                }
+            };
+            let stage = match (&e.stage, &default_stage) {
+                (Some(s), _) => self.stage(s)?,
+                (None, Some(s)) => s.clone(),
+                (None, None) => {
+                    return Err(self.err(
+                        &e.name,
+                        format!(
+                            "entry {name:?} has no stage: add [entry.stage] or a top-level [stage]"
+                        ),
+                    ))
+                }
+            };
+            let require_features = e
+                .require_features
+                .iter()
+                .map(|f| self.matching(f, &FEATURE, "FEATURES token (want [a-z0-9-]+)"))
+                .collect::<Result<Vec<_>>>()?;
+            let refuse_distfile = e
+                .refuse_distfile
+                .as_ref()
+                .map(|f| self.matching(f, &names::FILE_NAME, "refuse_distfile (a distfile name)"))
+                .transpose()?;
+            entries.push(Entry {
+                location: self.loc.of(&e.name),
+                name,
+                kernel,
+                fragments,
+                patches,
+                packages,
+                use_flags,
+                accept_keywords,
+                profile,
+                stage,
+                fixture: is_fixture,
+                require_features,
+                refuse_distfile,
+                distfiles,
+                checks,
+            });
+        }
+        let stand_ins = match &raw.stand_ins {
+            Some(script) => {
+                let rel = PathBuf::from(script.get_ref());
+                // Whether it exists is checked when `nbgen test` runs it, so that a matrix can be
+                // read (for `nbgen ci github`) in a copy of the workspace without ci/.
+                if rel.is_absolute() {
+                    return Err(self.err(
+                        script,
+                        format!(
+                            "stand_ins: {:?} must be a path inside the workspace",
+                            script.get_ref()
+                        ),
+                    ));
+                }
+                Some(rel)
+            }
+            None => None,
+        };
+        let snapshot = match &raw.snapshot {
+            None => None,
+            Some(s) => match self.stage(s)? {
+                Stage::Url(d) => Some(d),
+                _ => {
+                    return Err(self.err(s, "snapshot: give it as url = \"...\" (sha512 optional)"))
+                }
+            },
+        };
+        Ok(Matrix {
+            path: path.to_path_buf(),
+            entries,
+            stand_ins,
+            snapshot,
+        })
+    }
+
+    fn atoms(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
+        let what = "package atom (want cat/pkg, or an operator with cat/pkg-version)";
+        values
+            .iter()
+            .map(|v| {
+                let atom = self.matching(v, &names::ATOM, what)?;
+                // Without an operator a version is not allowed, and a name ending in one is not a
+                // name (PMS 3.1.2): portage would refuse `cat/pkg-8` as an atom.
+                let plain = !atom.starts_with(['<', '>', '=', '~']);
+                let unslotted = atom.split(':').next().unwrap_or_default();
+                if plain && names::NAME_VERSION_TAIL.is_match(unslotted) {
+                    return Err(self.err(v, format!("invalid {what} {atom:?}")));
+                }
+                Ok(atom)
+            })
+            .collect()
+    }
+
+    fn use_flags(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
+        values
+            .iter()
+            .map(|v| self.matching(v, &names::USE_SETTING, "USE flag"))
+            .collect()
+    }
+
+    fn keywords(&self, value: &Spanned<String>) -> Result<String> {
+        let tokens: Vec<&str> = value.get_ref().split_whitespace().collect();
+        if tokens.is_empty() {
+            return Err(self.err(value, "accept_keywords is empty"));
+        }
+        if let Some(bad) = tokens.iter().find(|t| !names::ACCEPT_KEYWORD.is_match(t)) {
+            return Err(self.err(value, format!("invalid keyword {bad:?} in accept_keywords")));
+        }
+        Ok(tokens.join(" "))
+    }
+
+    fn profile(&self, value: &Spanned<String>) -> Result<String> {
+        // Components cannot start with a dot, so `..` cannot climb out of profiles/.
+        self.matching(value, &names::PROFILE, "profile (a path below profiles/)")
+    }
+
+    /// A plain file name that must exist in `dir` under the workspace root.
+    fn file_in(&self, name: &Spanned<String>, dir: &str) -> Result<String> {
+        let n = name.get_ref();
+        if !names::FILE_NAME.is_match(n) {
+            return Err(self.err(
+                name,
+                format!("invalid file name {n:?} (a plain name in {dir}/)"),
+            ));
+        }
+        let path = self.root.join(dir).join(n);
+        if !path.is_file() {
+            return Err(self.err(name, format!("no file {dir}/{n}")));
+        }
+        Ok(n.clone())
+    }
+
+    fn sha512(&self, value: &Option<Spanned<String>>) -> Result<Option<String>> {
+        let Some(v) = value else { return Ok(None) };
+        if SHA512.is_match(v.get_ref()) {
+            Ok(Some(v.get_ref().clone()))
+        } else {
+            Err(self.err(
+                v,
+                format!(
+                    "sha512 must be 128 lowercase hex digits, got {} characters",
+                    v.get_ref().len()
+                ),
+            ))
+        }
+    }
+
+    fn url(&self, value: &Spanned<String>) -> Result<String> {
+        let u = value.get_ref();
+        match reqwest::Url::parse(u) {
+            Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.has_host() => {
+                Ok(u.clone())
+            }
+            Ok(_) => Err(self.err(value, format!("url {u:?} must be http:// or https://"))),
+            Err(e) => Err(self.err(value, format!("invalid url {u:?}: {e}"))),
+        }
+    }
+
+    fn stage(&self, s: &Spanned<RawStage>) -> Result<Stage> {
+        let raw = s.get_ref();
+        let sha512 = self.sha512(&raw.sha512)?;
+        if let (Some(args), None) = (&raw.args, &raw.script) {
+            let at = args
+                .first()
+                .map_or_else(|| self.loc.of(s), |a| self.loc.of(a));
+            return Err(Error::input(
+                at,
+                "args: only a script stage takes arguments",
+            ));
+        }
+        match (&raw.url, &raw.path, &raw.script) {
+            (Some(u), None, None) => Ok(Stage::Url(Download {
+                url: self.url(u)?,
+                sha512,
+            })),
+            (None, Some(p), None) => Ok(Stage::Path {
+                path: self.root.join(p.get_ref()),
+                sha512,
+            }),
+            (None, None, Some(script)) => {
+                if let Some(d) = &raw.sha512 {
+                    return Err(self.err(
+                        d,
+                        "a script stage has no fixed digest: it is checked against the .sha512 file the script writes",
+                    ));
+                }
+                let path = self.root.join(script.get_ref());
+                if !path.is_file() {
+                    return Err(self.err(
+                        script,
+                        format!("no script {} in the workspace", script.get_ref()),
+                    ));
+                }
+                let args = raw
+                    .args
+                    .iter()
+                    .flatten()
+                    .map(|a| {
+                        self.matching(a, &SCRIPT_ARG, "script argument (want [A-Za-z0-9_.=+-])")
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Stage::Script { script: path, args })
+            }
+            _ => Err(self.err(s, "a stage needs exactly one of url, path or script")),
+        }
+    }
+
+    /// A relative path below the shared directory: plain components only, so it cannot climb out.
+    fn shared_path(&self, value: &Spanned<String>) -> Result<PathBuf> {
+        self.matching(
+            value,
+            &names::RELATIVE_PATH,
+            "path (a relative path below the shared directory, NB_SHARED)",
+        )
+        .map(PathBuf::from)
+    }
+
+    fn sha256(&self, value: &Spanned<String>) -> Result<String> {
+        let v = value.get_ref();
+        if SHA256.is_match(v) {
+            Ok(v.clone())
+        } else {
+            Err(self.err(
+                value,
+                format!(
+                    "sha256 must be 64 lowercase hex digits, got {} characters",
+                    v.len()
+                ),
+            ))
+        }
+    }
+
+    fn distfiles(&self, raw: &[Spanned<RawDistfile>]) -> Result<Vec<SharedDistfile>> {
+        let mut seen = BTreeSet::new();
+        raw.iter()
+            .map(|d| {
+                let r = d.get_ref();
+                let name = self.matching(&r.name, &names::FILE_NAME, "distfile name")?;
+                if !seen.insert(name.clone()) {
+                    return Err(self.err(&r.name, format!("distfile {name:?} is named twice")));
+                }
+                let path = self.shared_path(&r.path)?;
+                let repack = crate::nbtest::shared::repack(r.path.get_ref(), &name).ok_or_else(|| {
+                    self.err(
+                        &r.path,
+                        format!(
+                            "cannot make {name:?} from {:?}: nbgen copies a tarball of the same compression, or turns .tar.xz into .tgz/.tar.gz",
+                            r.path.get_ref()
+                        ),
+                    )
+                })?;
+                Ok(SharedDistfile {
+                    name,
+                    path,
+                    sha256: self.sha256(&r.sha256)?,
+                    repack,
+                })
+            })
+            .collect()
+    }
+
+    fn checks(&self, c: &Spanned<RawChecks>) -> Result<Checks> {
+        let raw = c.get_ref();
+        let load_order =
+            match &raw.load_order {
+                None => Vec::new(),
+                Some(list) if list.get_ref().is_empty() => return Err(self.err(
+                    list,
+                    "load_order is empty: name the modules modprobe loads, the one asked for last",
+                )),
+                Some(list) => list
+                    .get_ref()
+                    .iter()
+                    .map(|m| self.matching(m, &MODULE, "module name (want [A-Za-z0-9_-]+)"))
+                    .collect::<Result<_>>()?,
+            };
+        let checks = Checks {
+            depmod: raw.depmod,
+            load_order,
+        };
+        if checks.is_empty() {
+            return Err(self.err(
+                c,
+                "checks asks for nothing: set depmod = true or load_order = [...]",
+            ));
+        }
+        Ok(checks)
+    }
+
+    fn kernel(&self, k: &Spanned<RawKernel>) -> Result<Kernel> {
+        let raw = k.get_ref();
+        if raw.path.is_none() {
+            for (field, value) in [("sha256", &raw.sha256), ("compat", &raw.compat)] {
+                if let Some(v) = value {
+                    return Err(self.err(
+                        v,
+                        format!("{field} belongs to a kernel from the shared directory (path = \"...\")"),
+                    ));
+                }
+            }
+        }
+        match (&raw.fixture, &raw.url, &raw.path) {
+            (None, None, Some(p)) => {
+                if let Some(d) = &raw.sha512 {
+                    return Err(self.err(
+                        d,
+                        "a kernel from the shared directory is checked by sha256 (shared/real/SHA256SUMS), not sha512",
+                    ));
+                }
+                let path = self.shared_path(p)?;
+                let sha256 = match &raw.sha256 {
+                    Some(s) => self.sha256(s)?,
+                    None => {
+                        return Err(self.err(
+                            p,
+                            "a kernel from the shared directory needs its sha256 (from shared/real/SHA256SUMS)",
+                        ))
+                    }
+                };
+                let compat = match &raw.compat {
+                    Some(c) => {
+                        let rel = self.matching(c, &names::RELATIVE_PATH, "compat (a script in the workspace)")?;
+                        if !self.root.join(&rel).is_file() {
+                            return Err(self.err(c, format!("no script {rel} in the workspace")));
+                        }
+                        PathBuf::from(rel)
+                    }
+                    None => {
+                        return Err(self.err(
+                            p,
+                            "a kernel from the shared directory needs compat = \"...\": the script ci/real-kernel/prepare applies to the tree for today's toolchain",
+                        ))
+                    }
+                };
+                Ok(Kernel::Shared(SharedKernel {
+                    path,
+                    sha256,
+                    compat,
+                }))
+            }
+            (Some(f), None, None) => {
+                if let Some(d) = &raw.sha512 {
+                    return Err(
+                        self.err(d, "a fixture kernel is written locally: it has no sha512")
+                    );
+                }
+                let version = self.matching(
+                    &f.version,
+                    &FIXTURE_VERSION,
+                    "fixture version (want 2.4.N or 2.6.N)",
+                )?;
+                let is_26_16_or_17 = version == "2.6.16" || version == "2.6.17";
+                if f.intermodule != Intermodule::Built && !is_26_16_or_17 {
+                    return Err(self.err(
+                        &f.version,
+                        format!(
+                            "intermodule = {:?} is for 2.6.16 and 2.6.17 only (make-kernel patches those)",
+                            f.intermodule.as_str()
+                        ),
+                    ));
+                }
+                Ok(Kernel::Fixture(Fixture {
+                    version,
+                    smp: f.smp,
+                    intermodule: f.intermodule,
+                }))
+            }
+            (None, Some(u), None) => Ok(Kernel::Tarball(Download {
+                url: self.url(u)?,
+                sha512: self.sha512(&raw.sha512)?,
+            })),
+            _ => Err(self.err(k, "a kernel needs exactly one of fixture, url or path")),
+        }
+    }
+}
