@@ -1,0 +1,194 @@
+//! Reading what the build left in out/: each package's outcome from packages.tsv and its logs,
+//! the checks of the installed modules, and whether portage refused a wrong distfile.
+
+use super::*;
+
+/// Judges the checks from what the script's checks left in out/checks/.
+pub(super) fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
+    let checks = dir.join("out/checks");
+    let release = fs::read_to_string(checks.join("kernel-release")).unwrap_or_default();
+    check_names(entry)
+        .into_iter()
+        .map(|name| {
+            let log = checks.join(format!("{name}.log"));
+            let rc = fs::read_to_string(checks.join(format!("{name}.rc"))).ok();
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            let problem = if release.trim().is_empty() {
+                Some("the kernel tree has no include/config/kernel.release".to_string())
+            } else if rc.as_deref().map(str::trim) != Some("0") {
+                Some(format!(
+                    "{name} exited with {}",
+                    rc.as_deref().unwrap_or("nothing").trim()
+                ))
+            } else if name == "depmod" {
+                text.lines()
+                    .any(|l| l.contains("unknown symbol"))
+                    .then(|| "depmod -e found unknown symbols".to_string())
+            } else {
+                let got = loaded_modules(&text);
+                (got != entry.checks.load_order).then(|| {
+                    format!(
+                        "modprobe loads [{}], the matrix wants [{}]",
+                        got.join(", "),
+                        entry.checks.load_order.join(", ")
+                    )
+                })
+            };
+            if let Some(p) = &problem {
+                // The verdict goes under the command's output, where the report points.
+                let _ = fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .and_then(|mut f| {
+                        std::io::Write::write_all(&mut f, format!("nbgen test: {p}\n").as_bytes())
+                    });
+            }
+            CheckResult {
+                name: name.to_string(),
+                outcome: if problem.is_none() {
+                    Outcome::Passed
+                } else {
+                    Outcome::Failed
+                },
+                failure: problem.map(|_| Failure {
+                    phase: format!("check-{name}"),
+                    log,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The modules `modprobe --show-depends` would insert, in order: the file names of its insmod
+/// lines without `.ko` (and a compression suffix).
+pub(super) fn loaded_modules(show_depends: &str) -> Vec<String> {
+    show_depends
+        .lines()
+        .filter_map(|l| l.strip_prefix("insmod "))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter_map(|path| path.rsplit('/').next())
+        .map(|file| file.split(".ko").next().unwrap_or(file).to_string())
+        .collect()
+}
+
+/// What portage prints when a distfile already in DISTDIR fails its Manifest's digests: 2.1.x
+/// names the file (`!!! Previously fetched file: 'NAME'`), today's portage its path.
+pub(super) fn refused(log: &str, distfile: &str) -> bool {
+    log.lines()
+        .filter_map(|l| l.split_once("Previously fetched file: '"))
+        .filter_map(|(_, rest)| rest.strip_suffix('\''))
+        .any(|file| file == distfile || file.ends_with(&format!("/{distfile}")))
+}
+
+pub(super) static FAILED_PHASE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"ERROR: (\S+)::\S+ failed \((\w+) phase\)").unwrap());
+
+/// Reads out/packages.tsv (written by the script) into package results; a package whose emerge
+/// failed points at its build log when portage wrote one, else at its emerge output.
+pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> {
+    let tsv = fs::read_to_string(dir.join("out/packages.tsv")).unwrap_or_default();
+    let mut by_atom: BTreeMap<String, (i32, u64, usize)> = BTreeMap::new();
+    for (i, line) in tsv.lines().enumerate() {
+        let mut f = line.split('\t');
+        let (Some(atom), Some(rc), Some(secs)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        by_atom.insert(
+            atom.to_string(),
+            (rc.parse().unwrap_or(1), secs.parse().unwrap_or(0), i + 1),
+        );
+    }
+    if let Some(distfile) = &entry.refuse_distfile {
+        return entry
+            .packages
+            .iter()
+            .map(|atom| refusal_result(atom, by_atom.get(atom).copied(), distfile, dir))
+            .collect();
+    }
+    entry
+        .packages
+        .iter()
+        .map(|atom| match by_atom.get(atom) {
+            None => PackageResult {
+                atom: atom.clone(),
+                outcome: Outcome::NotRun,
+                duration: None,
+                failure: None,
+            },
+            Some(&(0, secs, _)) => PackageResult {
+                atom: atom.clone(),
+                outcome: Outcome::Passed,
+                duration: Some(Duration::from_secs(secs)),
+                failure: None,
+            },
+            Some(&(_, secs, n)) => {
+                let emerge_log = dir.join(format!("out/logs/{n}.emerge.log"));
+                let text = fs::read_to_string(&emerge_log).unwrap_or_default();
+                let (phase, log) = match FAILED_PHASE.captures(&text) {
+                    Some(c) => {
+                        let cpv = c[1].replace('/', ":");
+                        let build_log = fs::read_dir(dir.join("out/build-logs"))
+                            .ok()
+                            .and_then(|rd| {
+                                rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                                    p.file_name().is_some_and(|n| {
+                                        n.to_string_lossy().starts_with(&format!("{cpv}:"))
+                                    })
+                                })
+                            })
+                            .unwrap_or(emerge_log.clone());
+                        (c[2].to_string(), build_log)
+                    }
+                    None => ("dependencies".to_string(), emerge_log.clone()),
+                };
+                PackageResult {
+                    atom: atom.clone(),
+                    outcome: Outcome::Failed,
+                    duration: Some(Duration::from_secs(secs)),
+                    failure: Some(Failure { phase, log }),
+                }
+            }
+        })
+        .collect()
+}
+
+/// A package of a `refuse_distfile` entry passes when its emerge failed because portage refused
+/// the altered distfile, and fails when the emerge went through or stopped for another reason.
+pub(super) fn refusal_result(
+    atom: &str,
+    ran: Option<(i32, u64, usize)>,
+    distfile: &str,
+    dir: &Path,
+) -> PackageResult {
+    let Some((rc, secs, n)) = ran else {
+        return PackageResult {
+            atom: atom.to_string(),
+            outcome: Outcome::NotRun,
+            duration: None,
+            failure: None,
+        };
+    };
+    let log = dir.join(format!("out/logs/{n}.emerge.log"));
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    let failure = if rc == 0 {
+        Some("accepted-wrong-distfile")
+    } else if !refused(&text, distfile) {
+        Some("failed-without-refusing-distfile")
+    } else {
+        None
+    };
+    PackageResult {
+        atom: atom.to_string(),
+        outcome: if failure.is_none() {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        },
+        duration: Some(Duration::from_secs(secs)),
+        failure: failure.map(|phase| Failure {
+            phase: phase.to_string(),
+            log,
+        }),
+    }
+}
