@@ -69,17 +69,7 @@ pub struct Run {
 }
 
 pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
-    // Scripts run in the workspace root and engines take relative paths for volume names: from
-    // here on every path is absolute.
-    let absolute = |p: &Path| std::path::absolute(p).at(p);
-    let opts = &Options {
-        matrix: absolute(&opts.matrix)?,
-        results: absolute(&opts.results)?,
-        cache: absolute(&opts.cache)?,
-        overlay: opts.overlay.as_deref().map(absolute).transpose()?,
-        entries: opts.entries.clone(),
-        ..*opts
-    };
+    let opts = &absolute(opts)?;
     let matrix = Matrix::load(&opts.matrix, &ws.root)?;
     let entries = select(&matrix, &opts.entries)?;
     fs::create_dir_all(&opts.results).at(&opts.results)?;
@@ -90,20 +80,12 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
         entries.len(),
         opts.jobs
     );
-    let fetcher = Fetcher::new(
-        opts.cache.join("files"),
-        crate::nbtest::fetch::Options::default(),
-    );
+    let fetcher = Fetcher::new(opts.cache.join("files"), Default::default());
     let mut lock = Lock::load(&matrix.lock_path())?;
 
     // Stand-in distfiles first: the overlay under test pins them.
     let distdir = opts.results.join(".distfiles");
-    let _ = fs::remove_dir_all(&distdir);
-    fs::create_dir_all(&distdir).at(&distdir)?;
-    let stand_ins = match &matrix.stand_ins {
-        Some(script) => make_stand_ins(ws, script, &distdir)?,
-        None => BTreeMap::new(),
-    };
+    let stand_ins = stand_ins_in(ws, matrix.stand_ins.as_deref(), &distdir)?;
     let overlay_dir = match &opts.overlay {
         Some(dir) => dir.clone(),
         None => {
@@ -115,17 +97,72 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
     let overlay_hash = tree_hash(&tree::read(&overlay_dir)?);
 
     // What the entries build on is acquired first, where the lock file can be written. A failure
-    // here fails the entries that need it (its phase: fetch-stage, import-stage, fetch-kernel,
-    // fetch-snapshot), not the run: every entry still gets a result and the reports are written.
-    // One image per distinct stage; a stage whose sources cannot be had skips its entries (the
-    // inner Err, its reason).
-    let mut images: BTreeMap<String, Acquired<StageImage>> = BTreeMap::new();
-    for entry in &entries {
-        let key = format!("{:?}", entry.stage);
+    // fails the entries that need it (in its phase), not the run: every entry gets a result.
+    let images = acquire_stages(ws, &entries, &engine, &fetcher, &mut lock);
+    let kernels = acquire_kernels(&entries, &fetcher, &mut lock);
+    let snapshot = acquire_snapshot(&matrix, &fetcher, &mut lock, &opts.cache);
+    lock.save()?;
+    // Files of the shared directory, checked against their SHA256 here: a mismatch fails the
+    // entry (phase shared-file), a missing file skips it with the reason.
+    let shared_dir = shared::dir(&ws.root);
+    let locals: BTreeMap<String, Acquired<Locals>> = entries
+        .iter()
+        .map(|entry| {
+            let own_overlay = opts.overlay.is_none();
+            let local = acquire_locals(
+                ws,
+                entry,
+                &shared_dir,
+                &stand_ins,
+                &distdir,
+                &opts.results,
+                own_overlay,
+            );
+            if let Ok(Err(reason)) = &local {
+                eprintln!("nbgen test: SKIPPED: {}: {reason}", entry.name);
+            }
+            (
+                entry.name.clone(),
+                local.map_err(|e| Lacking::new("shared-file", e)),
+            )
+        })
+        .collect();
+    let ctx = EntryCtx {
+        ws,
+        engine: &engine,
+        kernels: &kernels,
+        snapshot: snapshot.as_ref(),
+        overlay_dir: &overlay_dir,
+        overlay_hash: &overlay_hash,
+        distdir: &distdir,
+        results_dir: &opts.results,
+        cache: &opts.cache,
+        force: opts.force,
+    };
+    let results = run_all(&entries, &ctx, opts.jobs, &images, &locals);
+    report::write(&opts.results, &opts.matrix.display().to_string(), &results)?;
+    Ok(Run {
+        results,
+        results_dir: opts.results.clone(),
+    })
+}
+
+/// One stage image per distinct stage of `entries`, by the stage's key; a stage whose sources
+/// cannot be had gives the reason (its entries are skipped), one that fails gives its phase.
+fn acquire_stages(
+    ws: &Workspace,
+    entries: &[&Entry],
+    engine: &Engine,
+    fetcher: &Fetcher,
+    lock: &mut Lock,
+) -> BTreeMap<String, Acquired<StageImage>> {
+    let mut images = BTreeMap::new();
+    for entry in entries {
+        let key = stage_key(&entry.stage);
         if images.contains_key(&key) {
             continue;
         }
-        let image = match resolve_stage(ws, &entry.stage, &fetcher, &mut lock) {
+        let image = match resolve_stage(ws, &entry.stage, fetcher, lock) {
             Err(e) => Err(Lacking::new("fetch-stage", e)),
             Ok(Resolved::Ready { tarball, sha512 }) => {
                 eprintln!(
@@ -145,62 +182,47 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
         };
         images.insert(key, image);
     }
-    let mut kernels: BTreeMap<String, Acquired<PathBuf>> = BTreeMap::new();
-    for entry in &entries {
+    images
+}
+
+/// The kernel.org tarballs of `entries`, fetched and verified once per URL.
+fn acquire_kernels(
+    entries: &[&Entry],
+    fetcher: &Fetcher,
+    lock: &mut Lock,
+) -> BTreeMap<String, Acquired<PathBuf>> {
+    let mut kernels = BTreeMap::new();
+    for entry in entries {
         if let Kernel::Tarball(d) = &entry.kernel {
             if !kernels.contains_key(&d.url) {
-                let path = fetch_download(d, &fetcher, &mut lock)
+                let path = fetch_download(d, fetcher, lock)
                     .map(|(path, _)| path)
                     .map_err(|e| Lacking::new("fetch-kernel", e));
                 kernels.insert(d.url.clone(), path);
             }
         }
     }
-    // A portage tree for stages that carry none: unpacked once per digest, mounted read-only.
-    let snapshot = matrix.snapshot.as_ref().map(|d| {
-        fetch_download(d, &fetcher, &mut lock)
-            .and_then(|(tarball, sha512)| unpack_snapshot(&tarball, &sha512, &opts.cache))
-            .map_err(|e| Lacking::new("fetch-snapshot", e))
-    });
-    lock.save()?;
-    // Files of the shared directory, checked against their SHA256 here: a mismatch fails the
-    // entry (phase shared-file), a missing file skips it with the reason.
-    let shared_dir = shared::dir(&ws.root);
-    let mut locals: BTreeMap<String, Acquired<Locals>> = BTreeMap::new();
-    for entry in &entries {
-        let acquired = acquire_locals(
-            ws,
-            entry,
-            &shared_dir,
-            &stand_ins,
-            &distdir,
-            &opts.results,
-            opts.overlay.is_none(),
-        )
-        .map_err(|e| Lacking::new("shared-file", e));
-        if let Ok(Err(reason)) = &acquired {
-            eprintln!("nbgen test: SKIPPED: {}: {reason}", entry.name);
-        }
-        locals.insert(entry.name.clone(), acquired);
-    }
+    kernels
+}
 
+/// The stage's key among the images: its content as the matrix gives it.
+fn stage_key(stage: &crate::nbtest::matrix::Stage) -> String {
+    serde_json::to_string(stage).expect("a stage serializes")
+}
+
+/// Runs `entries` on `jobs` threads, each with a progress line; the results in the entries' order.
+fn run_all(
+    entries: &[&Entry],
+    ctx: &EntryCtx,
+    jobs: usize,
+    images: &BTreeMap<String, Acquired<StageImage>>,
+    locals: &BTreeMap<String, Acquired<Locals>>,
+) -> Vec<EntryResult> {
     let progress = MultiProgress::new();
     let queue = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<EntryResult>>> = Mutex::new(vec![None; entries.len()]);
-    let ctx = EntryCtx {
-        ws,
-        engine: &engine,
-        kernels: &kernels,
-        snapshot: snapshot.as_ref(),
-        overlay_dir: &overlay_dir,
-        overlay_hash: &overlay_hash,
-        distdir: &distdir,
-        results_dir: &opts.results,
-        cache: &opts.cache,
-        force: opts.force,
-    };
     std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.max(1).min(entries.len().max(1)) {
+        for _ in 0..jobs.max(1).min(entries.len().max(1)) {
             scope.spawn(|| loop {
                 let i = queue.fetch_add(1, Ordering::SeqCst);
                 let Some(entry) = entries.get(i) else { break };
@@ -211,7 +233,7 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
                 bar.set_prefix(entry.name.clone());
                 bar.enable_steady_tick(Duration::from_millis(200));
                 // A shared file with wrong bytes fails the entry whatever else is missing.
-                let result = match (&images[&format!("{:?}", entry.stage)], &locals[&entry.name]) {
+                let result = match (&images[&stage_key(&entry.stage)], &locals[&entry.name]) {
                     (_, Err(lacking)) | (Err(lacking), _) => ctx.not_run(entry, lacking),
                     (Ok(Err(reason)), _) | (_, Ok(Err(reason))) => {
                         EntryResult::skipped(&entry.name, &entry.packages, reason)
@@ -225,16 +247,54 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
             });
         }
     });
-    let results: Vec<EntryResult> = results
+    results
         .into_inner()
         .unwrap()
         .into_iter()
         .map(|r| r.expect("every entry ran"))
-        .collect();
-    report::write(&opts.results, &opts.matrix.display().to_string(), &results)?;
-    Ok(Run {
-        results,
-        results_dir: opts.results.clone(),
+        .collect()
+}
+
+/// `opts` with every path absolute: scripts run in the workspace root and engines take relative
+/// paths for volume names.
+fn absolute(opts: &Options) -> Result<Options> {
+    let absolute = |p: &Path| std::path::absolute(p).at(p);
+    Ok(Options {
+        matrix: absolute(&opts.matrix)?,
+        results: absolute(&opts.results)?,
+        cache: absolute(&opts.cache)?,
+        overlay: opts.overlay.as_deref().map(absolute).transpose()?,
+        entries: opts.entries.clone(),
+        ..*opts
+    })
+}
+
+/// A fresh `distdir` holding the stand-in distfiles the matrix's script writes (none without one),
+/// each measured, by name.
+fn stand_ins_in(
+    ws: &Workspace,
+    script: Option<&Path>,
+    distdir: &Path,
+) -> Result<BTreeMap<String, manifest::Measured>> {
+    let _ = fs::remove_dir_all(distdir);
+    fs::create_dir_all(distdir).at(distdir)?;
+    match script {
+        Some(script) => make_stand_ins(ws, script, distdir),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
+/// A portage tree for stages that carry none: unpacked once per digest, mounted read-only.
+fn acquire_snapshot(
+    matrix: &Matrix,
+    fetcher: &Fetcher,
+    lock: &mut Lock,
+    cache: &Path,
+) -> Option<Acquired<PathBuf>> {
+    matrix.snapshot.as_ref().map(|d| {
+        fetch_download(d, fetcher, lock)
+            .and_then(|(tarball, sha512)| unpack_snapshot(&tarball, &sha512, cache))
+            .map_err(|e| Lacking::new("fetch-snapshot", e))
     })
 }
 
