@@ -35,25 +35,11 @@ pub(super) fn failed_before(
     log: PathBuf,
 ) -> EntryResult {
     EntryResult {
-        name: entry.name.clone(),
-        status: Status::Failed,
-        duration: start.elapsed(),
         failure: Some(Failure {
             phase: phase.to_string(),
             log,
         }),
-        packages: entry
-            .packages
-            .iter()
-            .map(|atom| PackageResult {
-                atom: atom.clone(),
-                outcome: Outcome::NotRun,
-                duration: None,
-                failure: None,
-            })
-            .collect(),
-        skip_reason: None,
-        checks: checks_with(entry, Outcome::NotRun),
+        ..with_outcome(entry, start, Status::Failed, Outcome::NotRun)
     }
 }
 
@@ -138,24 +124,7 @@ impl EntryCtx<'_> {
         let key = self.key(entry, overlay_hash, stage_sha);
         let key_file = dir.join("inputs.sha512");
         if !self.force && fs::read_to_string(&key_file).ok().as_deref() == Some(key.as_str()) {
-            return EntryResult {
-                name: entry.name.clone(),
-                status: Status::SkippedCached,
-                duration: start.elapsed(),
-                failure: None,
-                packages: entry
-                    .packages
-                    .iter()
-                    .map(|atom| PackageResult {
-                        atom: atom.clone(),
-                        outcome: Outcome::SkippedCached,
-                        duration: None,
-                        failure: None,
-                    })
-                    .collect(),
-                skip_reason: None,
-                checks: checks_with(entry, Outcome::SkippedCached),
-            };
+            return with_outcome(entry, start, Status::SkippedCached, Outcome::SkippedCached);
         }
         let _ = fs::remove_dir_all(&dir);
         let failed_before = |phase: &str, log: PathBuf| failed_before(entry, start, phase, log);
@@ -172,6 +141,32 @@ impl EntryCtx<'_> {
             }
         };
         bar.set_message(format!("emerging {} packages", entry.packages.len()));
+        let mounts = self.mounts(entry, overlay_dir, &kernel, distdir, &dir);
+        let run_log = dir.join("run.log");
+        let code = match self.engine.run(image, &mounts, &script(entry), &run_log) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = fs::write(&run_log, format!("{e}\n"));
+                return failed_before("container", run_log);
+            }
+        };
+        let result = judge(entry, &dir, code, run_log, start);
+        if result.status == Status::Passed {
+            let _ = fs::write(&key_file, &key);
+        }
+        result
+    }
+
+    /// What the entry's container gets: the overlay (read-only), the kernel tree (writable only
+    /// for a kernel.org tree, which is configured inside), the distfiles, /out, and the snapshot.
+    fn mounts(
+        &self,
+        entry: &Entry,
+        overlay_dir: &Path,
+        kernel: &Path,
+        distdir: &Path,
+        dir: &Path,
+    ) -> Vec<Mount> {
         let mut mounts = vec![
             Mount {
                 host: overlay_dir.to_path_buf(),
@@ -179,7 +174,7 @@ impl EntryCtx<'_> {
                 writable: false,
             },
             Mount {
-                host: kernel.clone(),
+                host: kernel.to_path_buf(),
                 guest: "/usr/src/linux".into(),
                 writable: matches!(entry.kernel, Kernel::Tarball(_)),
             },
@@ -201,51 +196,68 @@ impl EntryCtx<'_> {
                 writable: false,
             });
         }
-        let run_log = dir.join("run.log");
-        let code = match self.engine.run(image, &mounts, &script(entry), &run_log) {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = fs::write(&run_log, format!("{e}\n"));
-                return failed_before("container", run_log);
-            }
-        };
-        let packages = collect_packages(entry, &dir);
-        let all_passed = packages.iter().all(|p| p.outcome == Outcome::Passed);
-        let checks = if code == 0 && all_passed {
-            collect_checks(entry, &dir)
-        } else {
-            checks_with(entry, Outcome::NotRun)
-        };
-        let failure = packages
-            .iter()
-            .find_map(|p| p.failure.clone())
-            .or_else(|| {
-                (code != 0 || !all_passed).then(|| Failure {
-                    phase: "container".into(),
-                    log: run_log.clone(),
-                })
-            })
-            .or_else(|| checks.iter().find_map(|c| c.failure.clone()));
-        let status = if failure.is_none() {
-            Status::Passed
-        } else {
-            Status::Failed
-        };
-        if status == Status::Passed {
-            let _ = fs::write(&key_file, &key);
-        }
-        EntryResult {
-            name: entry.name.clone(),
-            status,
-            duration: start.elapsed(),
-            failure,
-            packages,
-            skip_reason: None,
-            checks,
-        }
+        mounts
     }
 
     fn key(&self, entry: &Entry, overlay_hash: &str, stage_sha: &str) -> String {
         entry_key(&self.ws.root, entry, overlay_hash, stage_sha)
+    }
+}
+
+/// The entry's result from what its container did: each package's outcome, then the checks (run
+/// only when every package passed), the first failure named with its phase and log.
+fn judge(entry: &Entry, dir: &Path, code: i32, run_log: PathBuf, start: Instant) -> EntryResult {
+    let packages = collect_packages(entry, dir);
+    let all_passed = packages.iter().all(|p| p.outcome == Outcome::Passed);
+    let checks = if code == 0 && all_passed {
+        collect_checks(entry, dir)
+    } else {
+        checks_with(entry, Outcome::NotRun)
+    };
+    let failure = packages
+        .iter()
+        .find_map(|p| p.failure.clone())
+        .or_else(|| {
+            (code != 0 || !all_passed).then(|| Failure {
+                phase: "container".into(),
+                log: run_log.clone(),
+            })
+        })
+        .or_else(|| checks.iter().find_map(|c| c.failure.clone()));
+    let status = if failure.is_none() {
+        Status::Passed
+    } else {
+        Status::Failed
+    };
+    EntryResult {
+        name: entry.name.clone(),
+        status,
+        duration: start.elapsed(),
+        failure,
+        packages,
+        skip_reason: None,
+        checks,
+    }
+}
+
+/// An entry none of whose packages ran, with `status`: every package and check `outcome`.
+fn with_outcome(entry: &Entry, start: Instant, status: Status, outcome: Outcome) -> EntryResult {
+    EntryResult {
+        name: entry.name.clone(),
+        status,
+        duration: start.elapsed(),
+        failure: None,
+        packages: entry
+            .packages
+            .iter()
+            .map(|atom| PackageResult {
+                atom: atom.clone(),
+                outcome,
+                duration: None,
+                failure: None,
+            })
+            .collect(),
+        skip_reason: None,
+        checks: checks_with(entry, outcome),
     }
 }
