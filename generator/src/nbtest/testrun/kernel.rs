@@ -2,8 +2,11 @@
 //! tarball unpacked, patched and configured, or a real tree readied by ci/real-kernel/prepare.
 
 use super::*;
+use crate::nbtest::matrix::{Download, Fixture, SharedKernel};
 
 impl EntryCtx<'_> {
+    /// The entry's kernel tree, ready for building modules: in `dir`/kernel, or for a real tree in
+    /// nbgen's cache.
     pub(super) fn prepare_kernel(
         &self,
         entry: &Entry,
@@ -12,102 +15,107 @@ impl EntryCtx<'_> {
     ) -> Result<PathBuf> {
         let tree = dir.join("kernel");
         match &entry.kernel {
-            Kernel::Shared(k) => {
-                let tarball = local
-                    .kernel_tarball
-                    .as_ref()
-                    .expect("a shared kernel is acquired before its entry runs");
-                let script = self.ws.root.join(PREPARE_REAL_KERNEL);
-                // One cache directory per entry: the script keeps only the newest tree of a
-                // directory, and entries of other inputs must not remove each other's.
-                let cache = self.cache.join("real-kernel").join(&entry.name);
-                let out = run_checked(
-                    Command::new("bash")
-                        .arg(&script)
-                        .arg(tarball)
-                        .arg(self.ws.root.join(&k.compat))
-                        .args(
-                            entry
-                                .fragments
-                                .iter()
-                                .map(|f| self.ws.fragments_dir().join(f)),
-                        )
-                        .env("NBGEN", std::env::current_exe().at(&script)?)
-                        .env("NB_REAL_KERNEL_CACHE", &cache)
-                        .current_dir(&self.ws.root),
-                    &script,
-                )?;
-                let prepared = PathBuf::from(out.lines().last().unwrap_or_default().trim());
-                if !prepared.join("Makefile").is_file() {
-                    return Err(Error::Environment(format!(
-                        "{} printed {:?}, not a kernel tree",
-                        script.display(),
-                        prepared
-                    )));
-                }
-                Ok(prepared)
-            }
-            Kernel::Fixture(f) => {
-                let script = self.ws.root.join(MAKE_KERNEL);
-                let [version, smp, intermodule] = f.make_kernel_args();
-                run_checked(
-                    Command::new("bash")
-                        .arg(&script)
-                        .arg(&tree)
-                        .args([&version, &smp, &intermodule])
-                        .env("NBGEN", std::env::current_exe().at(&script)?),
-                    &script,
-                )?;
-                Ok(tree)
-            }
-            Kernel::Tarball(download) => {
-                let tarball = self.kernels[&download.url]
-                    .as_ref()
-                    .map_err(|l| Error::Environment(l.error.clone()))?;
-                fs::create_dir_all(&tree).at(&tree)?;
-                crate::nbtest::unpack::unpack(
-                    tarball,
-                    &tree,
-                    &crate::nbtest::unpack::Options::default(),
-                )?;
-                // kernel.org tarballs hold one top directory, linux-X.Y.Z.
-                let top = fs::read_dir(&tree)
-                    .at(&tree)?
-                    .filter_map(|e| e.ok())
-                    .find(|e| e.path().join("Makefile").is_file())
-                    .map(|e| e.path())
-                    .ok_or_else(|| {
-                        Error::input(
-                            download.url.clone(),
-                            "no kernel tree (no top-level Makefile) in the tarball",
-                        )
-                    })?;
-                for p in &entry.patches {
-                    let patch = self.ws.patches_dir().join(p);
-                    run_checked(
-                        Command::new("patch")
-                            .args(["-p1", "--forward", "-i"])
-                            .arg(&patch)
-                            .current_dir(&top),
-                        &patch,
-                    )?;
-                }
-                let fragments: Vec<crate::kconfig::Config> = entry
-                    .fragments
-                    .iter()
-                    .map(|f| {
-                        crate::kconfig::read(
-                            &self.ws.fragments_dir().join(f),
-                            &format!("kernel-fragments/{f}"),
-                        )
-                    })
-                    .collect::<Result<_>>()?;
-                let base =
-                    crate::kconfig::parse("(empty base)", "# CONFIG_NBGEN_BASE is not set\n")?;
-                let (text, _) = crate::kconfig::merge(&base, &fragments);
-                crate::kconfig::write_atomically(&top.join(".config"), &text)?;
-                Ok(top)
-            }
+            Kernel::Shared(k) => self.real_tree(entry, k, local),
+            Kernel::Fixture(f) => self.fixture_tree(f, tree),
+            Kernel::Tarball(download) => self.kernel_org_tree(entry, download, &tree),
         }
+    }
+
+    /// A real tree of the shared directory, prepared by ci/real-kernel/prepare (cached there).
+    fn real_tree(&self, entry: &Entry, k: &SharedKernel, local: &EntryLocal) -> Result<PathBuf> {
+        let tarball = local
+            .kernel_tarball
+            .as_ref()
+            .expect("a shared kernel is acquired before its entry runs");
+        let script = self.ws.root.join(PREPARE_REAL_KERNEL);
+        // One cache directory per entry: the script keeps only the newest tree of a
+        // directory, and entries of other inputs must not remove each other's.
+        let cache = self.cache.join("real-kernel").join(&entry.name);
+        let out = run_checked(
+            Command::new("bash")
+                .arg(&script)
+                .arg(tarball)
+                .arg(self.ws.root.join(&k.compat))
+                .args(
+                    entry
+                        .fragments
+                        .iter()
+                        .map(|f| self.ws.fragments_dir().join(f)),
+                )
+                .env("NBGEN", std::env::current_exe().at(&script)?)
+                .env("NB_REAL_KERNEL_CACHE", &cache)
+                .current_dir(&self.ws.root),
+            &script,
+        )?;
+        let prepared = PathBuf::from(out.lines().last().unwrap_or_default().trim());
+        if !prepared.join("Makefile").is_file() {
+            return Err(Error::Environment(format!(
+                "{} printed {:?}, not a kernel tree",
+                script.display(),
+                prepared
+            )));
+        }
+        Ok(prepared)
+    }
+
+    /// A fixture tree, written by ci/ebuild-tests/make-kernel.
+    fn fixture_tree(&self, f: &Fixture, tree: PathBuf) -> Result<PathBuf> {
+        let script = self.ws.root.join(MAKE_KERNEL);
+        let [version, smp, intermodule] = f.make_kernel_args();
+        run_checked(
+            Command::new("bash")
+                .arg(&script)
+                .arg(&tree)
+                .args([&version, &smp, &intermodule])
+                .env("NBGEN", std::env::current_exe().at(&script)?),
+            &script,
+        )?;
+        Ok(tree)
+    }
+
+    /// A kernel.org tarball unpacked into `tree`, the entry's patches applied and its fragments
+    /// merged into .config (the container runs oldconfig and modules_prepare).
+    fn kernel_org_tree(&self, entry: &Entry, download: &Download, tree: &Path) -> Result<PathBuf> {
+        let tarball = self.kernels[&download.url]
+            .as_ref()
+            .map_err(|l| Error::Environment(l.error.clone()))?;
+        fs::create_dir_all(tree).at(tree)?;
+        crate::nbtest::unpack::unpack(tarball, tree, &crate::nbtest::unpack::Options::default())?;
+        // kernel.org tarballs hold one top directory, linux-X.Y.Z.
+        let top = fs::read_dir(tree)
+            .at(tree)?
+            .filter_map(|e| e.ok())
+            .find(|e| e.path().join("Makefile").is_file())
+            .map(|e| e.path())
+            .ok_or_else(|| {
+                Error::input(
+                    download.url.clone(),
+                    "no kernel tree (no top-level Makefile) in the tarball",
+                )
+            })?;
+        for p in &entry.patches {
+            let patch = self.ws.patches_dir().join(p);
+            run_checked(
+                Command::new("patch")
+                    .args(["-p1", "--forward", "-i"])
+                    .arg(&patch)
+                    .current_dir(&top),
+                &patch,
+            )?;
+        }
+        let fragments: Vec<crate::kconfig::Config> = entry
+            .fragments
+            .iter()
+            .map(|f| {
+                crate::kconfig::read(
+                    &self.ws.fragments_dir().join(f),
+                    &format!("kernel-fragments/{f}"),
+                )
+            })
+            .collect::<Result<_>>()?;
+        let base = crate::kconfig::parse("(empty base)", "# CONFIG_NBGEN_BASE is not set\n")?;
+        let (text, _) = crate::kconfig::merge(&base, &fragments);
+        crate::kconfig::write_atomically(&top.join(".config"), &text)?;
+        Ok(top)
     }
 }
