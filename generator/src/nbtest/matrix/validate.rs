@@ -26,6 +26,15 @@ static FEATURE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9
 /// built-patched; an entry lists it so that what the report says about the tree is true.
 const FIXTURE_PATCH: &str = "kernel-2.6.16-intermodule.patch";
 
+/// The validated [defaults] and top-level [stage].
+struct Defaults {
+    stage: Option<Stage>,
+    packages: Option<Vec<String>>,
+    keywords: Option<String>,
+    use_flags: Vec<String>,
+    profile: Option<String>,
+}
+
 pub(super) struct Ctx<'a> {
     pub(super) loc: Locator<'a>,
     pub(super) root: &'a Path,
@@ -41,23 +50,7 @@ impl Ctx<'_> {
     }
 
     pub(super) fn matrix(&self, path: &Path, raw: RawMatrix) -> Result<Matrix> {
-        let default_stage = raw.stage.as_ref().map(|s| self.stage(s)).transpose()?;
-        let defaults = &raw.defaults;
-        let default_packages = match &defaults.packages {
-            Some(p) => Some(self.atoms(p)?),
-            None => None,
-        };
-        let default_keywords = defaults
-            .accept_keywords
-            .as_ref()
-            .map(|k| self.keywords(k))
-            .transpose()?;
-        let default_use = self.use_flags(&defaults.use_flags)?;
-        let default_profile = defaults
-            .profile
-            .as_ref()
-            .map(|p| self.profile(p))
-            .transpose()?;
+        let defaults = self.defaults(&raw)?;
         if raw.entry.is_empty() {
             return Err(Error::input(
                 path.display().to_string(),
@@ -71,145 +64,193 @@ impl Ctx<'_> {
             if !seen.insert(name.clone()) {
                 return Err(self.err(&e.name, format!("duplicate entry name {name:?}")));
             }
-            let kernel = self.kernel(&e.kernel)?;
-            let is_fixture = matches!(kernel, Kernel::Fixture(_));
-            let declared = e.fixture.as_ref().is_some_and(|f| *f.get_ref());
-            if is_fixture && !declared {
+            entries.push(self.entry(e, &defaults)?);
+        }
+        Ok(Matrix {
+            path: path.to_path_buf(),
+            entries,
+            stand_ins: self.stand_ins(&raw)?,
+            snapshot: self.snapshot(&raw)?,
+        })
+    }
+
+    /// What every entry gets unless it says otherwise: [defaults] and the top-level [stage].
+    fn defaults(&self, raw: &RawMatrix) -> Result<Defaults> {
+        let d = &raw.defaults;
+        Ok(Defaults {
+            stage: raw.stage.as_ref().map(|s| self.stage(s)).transpose()?,
+            packages: d.packages.as_ref().map(|p| self.atoms(p)).transpose()?,
+            keywords: d
+                .accept_keywords
+                .as_ref()
+                .map(|k| self.keywords(k))
+                .transpose()?,
+            use_flags: self.use_flags(&d.use_flags)?,
+            profile: d.profile.as_ref().map(|p| self.profile(p)).transpose()?,
+        })
+    }
+
+    fn entry(&self, e: &RawEntry, d: &Defaults) -> Result<Entry> {
+        let name = self.matching(&e.name, &NAME, "entry name (want [a-z0-9._-]+)")?;
+        let kernel = self.kernel(&e.kernel)?;
+        let is_fixture = self.fixture_rules(&name, e, &kernel)?;
+        let fragments = e
+            .fragments
+            .iter()
+            .map(|f| self.file_in(f, "kernel-fragments"))
+            .collect::<Result<Vec<_>>>()?;
+        let patches = e
+            .patches
+            .iter()
+            .map(|p| self.file_in(p, "patches"))
+            .collect::<Result<Vec<_>>>()?;
+        self.patch_rules(&name, e, &kernel, &patches)?;
+        let distfiles = self.distfiles(&e.distfiles)?;
+        let checks = match &e.checks {
+            Some(c) => self.checks(c)?,
+            None => Checks::default(),
+        };
+        let packages = match (&e.packages, &d.packages) {
+            (Some(p), _) => self.atoms(p)?,
+            (None, Some(p)) => p.clone(),
+            (None, None) => {
+                return Err(self.err(
+                    &e.name,
+                    format!("entry {name:?} has no packages: set packages here or in [defaults]"),
+                ))
+            }
+        };
+        if packages.is_empty() {
+            return Err(self.err(&e.name, format!("entry {name:?} has an empty package list")));
+        }
+        let mut use_flags = d.use_flags.clone();
+        use_flags.extend(self.use_flags(&e.use_flags)?);
+        let accept_keywords = match &e.accept_keywords {
+            Some(k) => Some(self.keywords(k)?),
+            None => d.keywords.clone(),
+        };
+        let profile = match (&e.profile, &d.profile) {
+            (Some(p), _) => self.profile(p)?,
+            (None, Some(p)) => p.clone(),
+            (None, None) => {
+                return Err(self.err(
+                    &e.name,
+                    format!("entry {name:?} has no profile: set profile here or in [defaults]"),
+                ))
+            }
+        };
+        let stage = match (&e.stage, &d.stage) {
+            (Some(s), _) => self.stage(s)?,
+            (None, Some(s)) => s.clone(),
+            (None, None) => {
+                return Err(self.err(
+                    &e.name,
+                    format!(
+                        "entry {name:?} has no stage: add [entry.stage] or a top-level [stage]"
+                    ),
+                ))
+            }
+        };
+        let require_features = e
+            .require_features
+            .iter()
+            .map(|f| self.matching(f, &FEATURE, "FEATURES token (want [a-z0-9-]+)"))
+            .collect::<Result<Vec<_>>>()?;
+        let refuse_distfile = e
+            .refuse_distfile
+            .as_ref()
+            .map(|f| self.matching(f, &names::FILE_NAME, "refuse_distfile (a distfile name)"))
+            .transpose()?;
+        Ok(Entry {
+            location: self.loc.of(&e.name),
+            name,
+            kernel,
+            fragments,
+            patches,
+            packages,
+            use_flags,
+            accept_keywords,
+            profile,
+            stage,
+            fixture: is_fixture,
+            require_features,
+            refuse_distfile,
+            distfiles,
+            checks,
+        })
+    }
+
+    /// A fixture kernel must be declared (`fixture = true`) and named (its name holds "fixture"),
+    /// and a real one must be neither: reports must not hide what the tree is. Returns whether it
+    /// is a fixture.
+    fn fixture_rules(&self, name: &str, e: &RawEntry, kernel: &Kernel) -> Result<bool> {
+        let is_fixture = matches!(kernel, Kernel::Fixture(_));
+        let declared = e.fixture.as_ref().is_some_and(|f| *f.get_ref());
+        if is_fixture && !declared {
+            return Err(self.err(
+                &e.kernel,
+                format!("entry {name:?} builds against a fixture kernel: say `fixture = true`"),
+            ));
+        }
+        if !is_fixture && declared {
+            let at = e.fixture.as_ref().expect("declared");
+            return Err(self.err(
+                at,
+                format!(
+                    "entry {name:?} has a real kernel (url or path): `fixture = true` would be false"
+                ),
+            ));
+        }
+        // The name is what people read in reports and CI: it must not hide what the tree is.
+        if is_fixture != name.contains("fixture") {
+            let why = if is_fixture {
+                "a fixture kernel entry's name must contain \"fixture\""
+            } else {
+                "only fixture kernel entries may have \"fixture\" in their name"
+            };
+            return Err(self.err(&e.name, format!("entry {name:?}: {why}")));
+        }
+        Ok(is_fixture)
+    }
+
+    /// A fixture gets exactly the patch its intermodule state needs; a shared kernel gets none.
+    fn patch_rules(
+        &self,
+        name: &str,
+        e: &RawEntry,
+        kernel: &Kernel,
+        patches: &[String],
+    ) -> Result<()> {
+        if let Kernel::Fixture(f) = kernel {
+            let patched = matches!(
+                f.intermodule,
+                Intermodule::Patched | Intermodule::BuiltPatched
+            );
+            let want: &[&str] = if patched { &[FIXTURE_PATCH] } else { &[] };
+            if patches != want {
+                let want = format!("patches = {want:?}");
                 return Err(self.err(
                     &e.kernel,
-                    format!("entry {name:?} builds against a fixture kernel: say `fixture = true`"),
-                ));
-            }
-            if !is_fixture && declared {
-                let at = e.fixture.as_ref().expect("declared");
-                return Err(self.err(
-                    at,
                     format!(
-                        "entry {name:?} has a real kernel (url or path): `fixture = true` would be false"
+                        "entry {name:?}: make-kernel gives a fixture with intermodule = {:?} exactly {want}",
+                        f.intermodule.as_str()
                     ),
                 ));
             }
-            // The name is what people read in reports and CI: it must not hide what the tree is.
-            if is_fixture != name.contains("fixture") {
-                let why = if is_fixture {
-                    "a fixture kernel entry's name must contain \"fixture\""
-                } else {
-                    "only fixture kernel entries may have \"fixture\" in their name"
-                };
-                return Err(self.err(&e.name, format!("entry {name:?}: {why}")));
-            }
-            let fragments = e
-                .fragments
-                .iter()
-                .map(|f| self.file_in(f, "kernel-fragments"))
-                .collect::<Result<Vec<_>>>()?;
-            let patches = e
-                .patches
-                .iter()
-                .map(|p| self.file_in(p, "patches"))
-                .collect::<Result<Vec<_>>>()?;
-            if let Kernel::Fixture(f) = &kernel {
-                let patched = matches!(
-                    f.intermodule,
-                    Intermodule::Patched | Intermodule::BuiltPatched
-                );
-                let want: &[&str] = if patched { &[FIXTURE_PATCH] } else { &[] };
-                if patches != want {
-                    let want = format!("patches = {want:?}");
-                    return Err(self.err(
-                        &e.kernel,
-                        format!(
-                            "entry {name:?}: make-kernel gives a fixture with intermodule = {:?} exactly {want}",
-                            f.intermodule.as_str()
-                        ),
-                    ));
-                }
-            }
-            if matches!(kernel, Kernel::Shared(_)) {
-                if let Some(p) = e.patches.first() {
-                    return Err(self.err(
-                        p,
-                        format!("entry {name:?}: ci/real-kernel/prepare applies no patches to a shared kernel tarball"),
-                    ));
-                }
-            }
-            let distfiles = self.distfiles(&e.distfiles)?;
-            let checks = match &e.checks {
-                Some(c) => self.checks(c)?,
-                None => Checks::default(),
-            };
-            let packages = match (&e.packages, &default_packages) {
-                (Some(p), _) => self.atoms(p)?,
-                (None, Some(p)) => p.clone(),
-                (None, None) => {
-                    return Err(self.err(
-                        &e.name,
-                        format!(
-                            "entry {name:?} has no packages: set packages here or in [defaults]"
-                        ),
-                    ))
-                }
-            };
-            if packages.is_empty() {
-                return Err(self.err(&e.name, format!("entry {name:?} has an empty package list")));
-            }
-            let mut use_flags = default_use.clone();
-            use_flags.extend(self.use_flags(&e.use_flags)?);
-            let accept_keywords = match &e.accept_keywords {
-                Some(k) => Some(self.keywords(k)?),
-                None => default_keywords.clone(),
-            };
-            let profile = match (&e.profile, &default_profile) {
-                (Some(p), _) => self.profile(p)?,
-                (None, Some(p)) => p.clone(),
-                (None, None) => {
-                    return Err(self.err(
-                        &e.name,
-                        format!("entry {name:?} has no profile: set profile here or in [defaults]"),
-                    ))
-                }
-            };
-            let stage = match (&e.stage, &default_stage) {
-                (Some(s), _) => self.stage(s)?,
-                (None, Some(s)) => s.clone(),
-                (None, None) => {
-                    return Err(self.err(
-                        &e.name,
-                        format!(
-                            "entry {name:?} has no stage: add [entry.stage] or a top-level [stage]"
-                        ),
-                    ))
-                }
-            };
-            let require_features = e
-                .require_features
-                .iter()
-                .map(|f| self.matching(f, &FEATURE, "FEATURES token (want [a-z0-9-]+)"))
-                .collect::<Result<Vec<_>>>()?;
-            let refuse_distfile = e
-                .refuse_distfile
-                .as_ref()
-                .map(|f| self.matching(f, &names::FILE_NAME, "refuse_distfile (a distfile name)"))
-                .transpose()?;
-            entries.push(Entry {
-                location: self.loc.of(&e.name),
-                name,
-                kernel,
-                fragments,
-                patches,
-                packages,
-                use_flags,
-                accept_keywords,
-                profile,
-                stage,
-                fixture: is_fixture,
-                require_features,
-                refuse_distfile,
-                distfiles,
-                checks,
-            });
         }
-        let stand_ins = match &raw.stand_ins {
+        if matches!(kernel, Kernel::Shared(_)) {
+            if let Some(p) = e.patches.first() {
+                return Err(self.err(
+                    p,
+                    format!("entry {name:?}: ci/real-kernel/prepare applies no patches to a shared kernel tarball"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn stand_ins(&self, raw: &RawMatrix) -> Result<Option<PathBuf>> {
+        Ok(match &raw.stand_ins {
             Some(script) => {
                 let rel = PathBuf::from(script.get_ref());
                 // Whether it exists is checked when `nbgen test` runs it, so that a matrix can be
@@ -226,8 +267,11 @@ impl Ctx<'_> {
                 Some(rel)
             }
             None => None,
-        };
-        let snapshot = match &raw.snapshot {
+        })
+    }
+
+    fn snapshot(&self, raw: &RawMatrix) -> Result<Option<Download>> {
+        Ok(match &raw.snapshot {
             None => None,
             Some(s) => match self.stage(s)? {
                 Stage::Url(d) => Some(d),
@@ -235,12 +279,6 @@ impl Ctx<'_> {
                     return Err(self.err(s, "snapshot: give it as url = \"...\" (sha512 optional)"))
                 }
             },
-        };
-        Ok(Matrix {
-            path: path.to_path_buf(),
-            entries,
-            stand_ins,
-            snapshot,
         })
     }
 
