@@ -36,8 +36,6 @@ struct EbuildCtx<'a> {
     flavour: Flavour,
     /// The other ebuild of the same version, which the header comment names.
     twin: Flavour,
-    /// SRC_URI entries of this version, in distfile order.
-    src_uri: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -54,92 +52,81 @@ pub struct Rendered {
 pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
     let mut tree = Tree::new();
     let mut notes = Vec::new();
-    put(
-        &mut tree,
-        "profiles/repo_name".into(),
-        templates.render("overlay/repo_name", overlay)?,
-    );
-    put(
-        &mut tree,
-        "profiles/categories".into(),
-        templates.render("overlay/categories", overlay)?,
-    );
-    put(
-        &mut tree,
-        "metadata/layout.conf".into(),
-        templates.render("overlay/layout.conf", overlay)?,
-    );
-    put(
-        &mut tree,
-        "repositories.xml".into(),
-        templates.render("overlay/repositories.xml", overlay)?,
-    );
+    let repository_files = [
+        ("profiles/repo_name", "overlay/repo_name"),
+        ("profiles/categories", "overlay/categories"),
+        ("metadata/layout.conf", "overlay/layout.conf"),
+        ("repositories.xml", "overlay/repositories.xml"),
+        ("eclass/nb-kernel.eclass", "eclass/nb-kernel.eclass"),
+    ];
+    for (path, template) in repository_files {
+        put(&mut tree, path.into(), templates.render(template, overlay)?);
+    }
     for (path, bytes) in crate::regen::templates::verbatim() {
         tree.insert(path, bytes.to_vec());
     }
-    put(
-        &mut tree,
-        "eclass/nb-kernel.eclass".into(),
-        templates.render("eclass/nb-kernel.eclass", overlay)?,
-    );
-
     for package in &overlay.packages {
-        let dir = format!("{}/{}", package.category, package.name);
-        let ctx = PackageCtx { overlay, package };
-        put(
-            &mut tree,
-            format!("{dir}/metadata.xml"),
-            templates.render("overlay/metadata.xml", &ctx)?,
-        );
-        for version in &package.versions {
-            // ${P} where the URI spells it out, as pkgcheck (StaticSrcUri) and every ebuild
-            // reader expect.
-            let p = format!("{}-{}", package.name, version.version);
-            let src_uri = version
-                .distfiles
-                .iter()
-                .filter_map(|d| d.uri.as_deref())
-                .map(|u| u.replace(&p, "${P}"))
-                .collect::<Vec<_>>();
-            for flavour in FLAVOURS {
-                let ctx = EbuildCtx {
-                    overlay,
-                    package,
-                    version,
-                    view: view::version(version),
-                    flavour,
-                    twin: flavour.twin(),
-                    src_uri: src_uri.clone(),
-                };
-                put(
-                    &mut tree,
-                    format!("{dir}/{p}{}.ebuild", flavour.revision),
-                    templates.render(&version.template, &ctx)?,
-                );
-            }
-            for d in &version.distfiles {
-                notes.extend(manifest::gap(d).map(|g| format!("{dir}: {g}")));
-            }
-        }
-        for file in &package.files {
-            let path = format!("{dir}/files/{}", file.dest);
-            match &file.origin {
-                FileOrigin::Template(name) => {
-                    let ctx = FileCtx {
-                        overlay,
-                        package,
-                        file: &file.vars,
-                    };
-                    put(&mut tree, path, templates.render(name, &ctx)?)
-                }
-                FileOrigin::Copy { bytes, .. } => {
-                    tree.insert(path, bytes.clone());
-                }
-            }
-        }
-        put_manifest(&mut tree, &dir, package, templates)?;
+        render_package(&mut tree, &mut notes, overlay, package, templates)?;
     }
     Ok(Rendered { tree, notes })
+}
+
+/// A package's directory: metadata.xml, the ebuilds of every version (one per flavour), files/,
+/// and the Manifest of it all.
+fn render_package(
+    tree: &mut Tree,
+    notes: &mut Vec<String>,
+    overlay: &Overlay,
+    package: &Package,
+    templates: &Templates,
+) -> Result<()> {
+    let dir = format!("{}/{}", package.category, package.name);
+    let ctx = PackageCtx { overlay, package };
+    put(
+        tree,
+        format!("{dir}/metadata.xml"),
+        templates.render("overlay/metadata.xml", &ctx)?,
+    );
+    for version in &package.versions {
+        for flavour in FLAVOURS {
+            let ctx = EbuildCtx {
+                overlay,
+                package,
+                version,
+                view: view::version(package, version),
+                flavour,
+                twin: flavour.twin(),
+            };
+            put(
+                tree,
+                format!(
+                    "{dir}/{}-{}{}.ebuild",
+                    package.name, version.version, flavour.revision
+                ),
+                templates.render(&version.template, &ctx)?,
+            );
+        }
+        for d in &version.distfiles {
+            notes.extend(manifest::gap(d).map(|g| format!("{dir}: {g}")));
+        }
+    }
+    for file in &package.files {
+        let path = format!("{dir}/files/{}", file.dest);
+        match &file.origin {
+            FileOrigin::Template(name) => {
+                let ctx = FileCtx {
+                    overlay,
+                    package,
+                    file: &file.vars,
+                };
+                put(tree, path, templates.render(name, &ctx)?)
+            }
+            FileOrigin::Copy { bytes, .. } => {
+                tree.insert(path, bytes.clone());
+            }
+        }
+    }
+    put_manifest(tree, &dir, package, templates)
 }
 
 /// The package directory's thick Manifest: everything rendered into `dir` so far, and the pinned

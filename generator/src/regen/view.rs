@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::base::shell;
-use crate::regen::model::Version;
+use crate::regen::model::{Package, Version};
 
 /// Generated lines stay under pkgcheck's limit of 120 characters (ExcessiveLineLength), with room
 /// for the variable name in front.
@@ -13,6 +13,9 @@ const WRAP: usize = 70;
 /// What an ebuild template shows of one version.
 #[derive(Debug, Serialize)]
 pub struct VersionView {
+    /// SRC_URI entries, in distfile order, with ${P} where the URI spells the package and version
+    /// out, as pkgcheck (StaticSrcUri) and every ebuild reader expect.
+    pub src_uri: Vec<String>,
     /// The CONFIG_CHECK tokens, wrapped into lines continued with a tab.
     pub config_check: String,
     /// The ERROR_/WARNING_ message of each CONFIG_CHECK item, in the same order.
@@ -27,9 +30,16 @@ pub struct Message {
     pub value: String,
 }
 
-pub fn version(v: &Version) -> VersionView {
+pub fn version(package: &Package, v: &Version) -> VersionView {
     let tokens: Vec<&str> = v.config_check.iter().map(|c| c.token.as_str()).collect();
+    let p = format!("{}-{}", package.name, v.version);
     VersionView {
+        src_uri: v
+            .distfiles
+            .iter()
+            .filter_map(|d| d.uri.as_deref())
+            .map(|u| u.replace(&p, "${P}"))
+            .collect(),
         config_check: wrap(&tokens.join(" ")).replace('\n', "\n\t"),
         messages: v
             .config_check
