@@ -277,80 +277,14 @@ pub fn junit_xml(matrix: &str, results: &[EntryResult]) -> Result<String> {
     for r in results {
         total += r.duration;
         if r.packages.is_empty() {
-            let status = match (r.status, &r.failure) {
-                (Status::Passed, _) => TestCaseStatus::success(),
-                (Status::SkippedCached, _) => skipped_cached(),
-                (Status::Skipped, _) => skipped(r),
-                (Status::Failed, f) => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    if let Some(f) = f {
-                        s.set_message(f.describe()).set_type(f.phase.as_str());
-                    } else {
-                        s.set_message("failed");
-                    }
-                    s
-                }
-            };
-            let mut case = TestCase::new(r.name.as_str(), status);
-            case.set_classname(r.name.as_str()).set_time(r.duration);
-            suite.add_test_case(case);
+            suite.add_test_case(entry_case(r));
             continue;
         }
         for p in &r.packages {
-            let status = match p.outcome {
-                Outcome::Passed => TestCaseStatus::success(),
-                Outcome::SkippedCached => skipped_cached(),
-                Outcome::Skipped => skipped(r),
-                Outcome::Failed => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    match &p.failure {
-                        Some(f) => s.set_message(f.describe()).set_type(f.phase.as_str()),
-                        None => s.set_message("failed"),
-                    };
-                    s
-                }
-                // Not a failure of the package itself: JUnit's "error" (could not run).
-                Outcome::NotRun => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    match &r.failure {
-                        Some(f) => {
-                            s.set_message(format!("not built: entry {} {}", r.name, f.describe()))
-                        }
-                        None => s.set_message(format!("not built: entry {} stopped", r.name)),
-                    };
-                    s
-                }
-            };
-            let mut case = TestCase::new(p.atom.as_str(), status);
-            case.set_classname(r.name.as_str());
-            if let Some(d) = p.duration {
-                case.set_time(d);
-            }
-            suite.add_test_case(case);
+            suite.add_test_case(package_case(r, p));
         }
         for c in &r.checks {
-            let status = match (c.outcome, &c.failure) {
-                (Outcome::Passed, _) => TestCaseStatus::success(),
-                (Outcome::SkippedCached, _) => skipped_cached(),
-                (Outcome::Skipped, _) => skipped(r),
-                (Outcome::Failed, f) => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    match f {
-                        Some(f) => s.set_message(f.describe()).set_type(f.phase.as_str()),
-                        None => s.set_message("failed"),
-                    };
-                    s
-                }
-                (Outcome::NotRun, _) => {
-                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    s.set_message(format!(
-                        "not run: entry {} failed before its checks",
-                        r.name
-                    ));
-                    s
-                }
-            };
-            let mut case = TestCase::new(format!("check: {}", c.name), status);
+            let mut case = TestCase::new(format!("check: {}", c.name), check_status(r, c));
             case.set_classname(r.name.as_str());
             suite.add_test_case(case);
         }
@@ -362,6 +296,70 @@ pub fn junit_xml(matrix: &str, results: &[EntryResult]) -> Result<String> {
         template: "junit.xml".into(),
         message: e.to_string(),
     })
+}
+
+/// An entry without packages: one test case for the entry itself.
+fn entry_case(r: &EntryResult) -> TestCase {
+    let status = match r.status {
+        Status::Passed => TestCaseStatus::success(),
+        Status::SkippedCached => skipped_cached(),
+        Status::Skipped => skipped(r),
+        Status::Failed => failed(r.failure.as_ref()),
+    };
+    let mut case = TestCase::new(r.name.as_str(), status);
+    case.set_classname(r.name.as_str()).set_time(r.duration);
+    case
+}
+
+fn package_case(r: &EntryResult, p: &PackageResult) -> TestCase {
+    let status = match p.outcome {
+        Outcome::Passed => TestCaseStatus::success(),
+        Outcome::SkippedCached => skipped_cached(),
+        Outcome::Skipped => skipped(r),
+        Outcome::Failed => failed(p.failure.as_ref()),
+        // Not a failure of the package itself: JUnit's "error" (could not run).
+        Outcome::NotRun => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            match &r.failure {
+                Some(f) => s.set_message(format!("not built: entry {} {}", r.name, f.describe())),
+                None => s.set_message(format!("not built: entry {} stopped", r.name)),
+            };
+            s
+        }
+    };
+    let mut case = TestCase::new(p.atom.as_str(), status);
+    case.set_classname(r.name.as_str());
+    if let Some(d) = p.duration {
+        case.set_time(d);
+    }
+    case
+}
+
+fn check_status(r: &EntryResult, c: &CheckResult) -> TestCaseStatus {
+    match c.outcome {
+        Outcome::Passed => TestCaseStatus::success(),
+        Outcome::SkippedCached => skipped_cached(),
+        Outcome::Skipped => skipped(r),
+        Outcome::Failed => failed(c.failure.as_ref()),
+        Outcome::NotRun => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(format!(
+                "not run: entry {} failed before its checks",
+                r.name
+            ));
+            s
+        }
+    }
+}
+
+/// A JUnit failure naming the phase and the log, or just "failed" where there is none.
+fn failed(failure: Option<&Failure>) -> TestCaseStatus {
+    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    match failure {
+        Some(f) => s.set_message(f.describe()).set_type(f.phase.as_str()),
+        None => s.set_message("failed"),
+    };
+    s
 }
 
 fn skipped(r: &EntryResult) -> TestCaseStatus {
