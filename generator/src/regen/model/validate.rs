@@ -82,23 +82,7 @@ impl Ctx<'_> {
             ));
         }
         let template = self.template(&p.template)?;
-        let description = p.description.get_ref().trim().to_string();
-        if description.is_empty() || description.contains('"') || description.contains('\n') {
-            return Err(self.err(
-                &p.description,
-                "description must be one non-empty line without double quotes",
-            ));
-        }
-        // pkgcheck (BadDescription) and the package lists of emerge --search want it short.
-        if description.chars().count() > 80 {
-            return Err(self.err(
-                &p.description,
-                format!(
-                    "description is {} characters; keep it to 80",
-                    description.chars().count()
-                ),
-            ));
-        }
+        let description = self.description(&p.description)?;
         let keywords = self.keywords(&p.keywords)?;
         let mut versions = Vec::new();
         let mut seen = BTreeSet::new();
@@ -121,18 +105,7 @@ impl Ctx<'_> {
             ));
         }
         versions.sort_by(|a, b| a.version.cmp(&b.version));
-        let mut files = Vec::new();
-        let mut dests = BTreeSet::new();
-        for f in p.file {
-            if !dests.insert(f.dest.get_ref().clone()) {
-                return Err(self.err(
-                    &f.dest,
-                    format!("duplicate file dest {:?}", f.dest.get_ref()),
-                ));
-            }
-            files.push(self.file(f)?);
-        }
-        files.sort_by(|a, b| a.dest.cmp(&b.dest));
+        let files = self.files(p.file)?;
         Ok(Package {
             category,
             name,
@@ -154,6 +127,43 @@ impl Ctx<'_> {
             versions,
             vars: serde_json::to_value(p.vars).expect("a TOML table is valid JSON"),
         })
+    }
+
+    /// One line for DESCRIPTION: not empty, no double quote, at most 80 characters (pkgcheck's
+    /// BadDescription, and what emerge --search shows).
+    fn description(&self, value: &Spanned<String>) -> Result<String> {
+        let description = value.get_ref().trim().to_string();
+        if description.is_empty() || description.contains('"') || description.contains('\n') {
+            return Err(self.err(
+                value,
+                "description must be one non-empty line without double quotes",
+            ));
+        }
+        let n = description.chars().count();
+        if n > 80 {
+            return Err(self.err(
+                value,
+                format!("description is {n} characters; keep it to 80"),
+            ));
+        }
+        Ok(description)
+    }
+
+    /// The package's files/, each dest once, sorted by dest.
+    fn files(&self, specs: Vec<FileSpec>) -> Result<Vec<PackageFile>> {
+        let mut files = Vec::new();
+        let mut dests = BTreeSet::new();
+        for f in specs {
+            if !dests.insert(f.dest.get_ref().clone()) {
+                return Err(self.err(
+                    &f.dest,
+                    format!("duplicate file dest {:?}", f.dest.get_ref()),
+                ));
+            }
+            files.push(self.file(f)?);
+        }
+        files.sort_by(|a, b| a.dest.cmp(&b.dest));
+        Ok(files)
     }
 
     fn all(&self, values: &[Spanned<String>], re: &Regex, what: &str) -> Result<Vec<String>> {
