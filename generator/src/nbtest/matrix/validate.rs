@@ -509,76 +509,78 @@ impl Ctx<'_> {
             }
         }
         match (&raw.fixture, &raw.url, &raw.path) {
-            (None, None, Some(p)) => {
-                if let Some(d) = &raw.sha512 {
-                    return Err(self.err(
-                        d,
-                        "a kernel from the shared directory is checked by sha256 (shared/real/SHA256SUMS), not sha512",
-                    ));
-                }
-                let path = self.shared_path(p)?;
-                let sha256 = match &raw.sha256 {
-                    Some(s) => self.sha256(s)?,
-                    None => {
-                        return Err(self.err(
-                            p,
-                            "a kernel from the shared directory needs its sha256 (from shared/real/SHA256SUMS)",
-                        ))
-                    }
-                };
-                let compat = match &raw.compat {
-                    Some(c) => {
-                        let rel = self.matching(c, &names::RELATIVE_PATH, "compat (a script in the workspace)")?;
-                        if !self.root.join(&rel).is_file() {
-                            return Err(self.err(c, format!("no script {rel} in the workspace")));
-                        }
-                        PathBuf::from(rel)
-                    }
-                    None => {
-                        return Err(self.err(
-                            p,
-                            "a kernel from the shared directory needs compat = \"...\": the script ci/real-kernel/prepare applies to the tree for today's toolchain",
-                        ))
-                    }
-                };
-                Ok(Kernel::Shared(SharedKernel {
-                    path,
-                    sha256,
-                    compat,
-                }))
-            }
-            (Some(f), None, None) => {
-                if let Some(d) = &raw.sha512 {
-                    return Err(
-                        self.err(d, "a fixture kernel is written locally: it has no sha512")
-                    );
-                }
-                let version = self.matching(
-                    &f.version,
-                    &FIXTURE_VERSION,
-                    "fixture version (want 2.4.N or 2.6.N)",
-                )?;
-                let is_26_16_or_17 = version == "2.6.16" || version == "2.6.17";
-                if f.intermodule != Intermodule::Built && !is_26_16_or_17 {
-                    return Err(self.err(
-                        &f.version,
-                        format!(
-                            "intermodule = {:?} is for 2.6.16 and 2.6.17 only (make-kernel patches those)",
-                            f.intermodule.as_str()
-                        ),
-                    ));
-                }
-                Ok(Kernel::Fixture(Fixture {
-                    version,
-                    smp: f.smp,
-                    intermodule: f.intermodule,
-                }))
-            }
+            (None, None, Some(p)) => self.shared_kernel(raw, p),
+            (Some(f), None, None) => self.fixture_kernel(raw, f),
             (None, Some(u), None) => Ok(Kernel::Tarball(Download {
                 url: self.url(u)?,
                 sha512: self.sha512(&raw.sha512)?,
             })),
             _ => Err(self.err(k, "a kernel needs exactly one of fixture, url or path")),
         }
+    }
+
+    /// A kernel tarball of the shared directory: its path there, its SHA256 and the compat script.
+    fn shared_kernel(&self, raw: &RawKernel, p: &Spanned<String>) -> Result<Kernel> {
+        if let Some(d) = &raw.sha512 {
+            return Err(self.err(
+                d,
+                "a kernel from the shared directory is checked by sha256 (shared/real/SHA256SUMS), not sha512",
+            ));
+        }
+        let path = self.shared_path(p)?;
+        let sha256 = match &raw.sha256 {
+            Some(s) => self.sha256(s)?,
+            None => return Err(self.err(
+                p,
+                "a kernel from the shared directory needs its sha256 (from shared/real/SHA256SUMS)",
+            )),
+        };
+        let compat = match &raw.compat {
+            Some(c) => {
+                let rel = self.matching(c, &names::RELATIVE_PATH, "compat (a script in the workspace)")?;
+                if !self.root.join(&rel).is_file() {
+                    return Err(self.err(c, format!("no script {rel} in the workspace")));
+                }
+                PathBuf::from(rel)
+            }
+            None => {
+                return Err(self.err(
+                    p,
+                    "a kernel from the shared directory needs compat = \"...\": the script ci/real-kernel/prepare applies to the tree for today's toolchain",
+                ))
+            }
+        };
+        Ok(Kernel::Shared(SharedKernel {
+            path,
+            sha256,
+            compat,
+        }))
+    }
+
+    /// A fixture tree of ci/ebuild-tests/make-kernel.
+    fn fixture_kernel(&self, raw: &RawKernel, f: &RawFixture) -> Result<Kernel> {
+        if let Some(d) = &raw.sha512 {
+            return Err(self.err(d, "a fixture kernel is written locally: it has no sha512"));
+        }
+        let version = self.matching(
+            &f.version,
+            &FIXTURE_VERSION,
+            "fixture version (want 2.4.N or 2.6.N)",
+        )?;
+        let is_26_16_or_17 = version == "2.6.16" || version == "2.6.17";
+        if f.intermodule != Intermodule::Built && !is_26_16_or_17 {
+            return Err(self.err(
+                &f.version,
+                format!(
+                    "intermodule = {:?} is for 2.6.16 and 2.6.17 only (make-kernel patches those)",
+                    f.intermodule.as_str()
+                ),
+            ));
+        }
+        Ok(Kernel::Fixture(Fixture {
+            version,
+            smp: f.smp,
+            intermodule: f.intermodule,
+        }))
     }
 }
