@@ -110,16 +110,12 @@ impl Ctx<'_> {
             Some(c) => self.checks(c)?,
             None => Checks::default(),
         };
-        let packages = match (&e.packages, &d.packages) {
-            (Some(p), _) => self.atoms(p)?,
-            (None, Some(p)) => p.clone(),
-            (None, None) => {
-                return Err(self.err(
-                    &e.name,
-                    format!("entry {name:?} has no packages: set packages here or in [defaults]"),
-                ))
-            }
-        };
+        let packages = self.own_or_default(
+            e,
+            e.packages.as_ref().map(|p| self.atoms(p)),
+            &d.packages,
+            "packages: set packages here or in [defaults]",
+        )?;
         if packages.is_empty() {
             return Err(self.err(&e.name, format!("entry {name:?} has an empty package list")));
         }
@@ -129,28 +125,18 @@ impl Ctx<'_> {
             Some(k) => Some(self.keywords(k)?),
             None => d.keywords.clone(),
         };
-        let profile = match (&e.profile, &d.profile) {
-            (Some(p), _) => self.profile(p)?,
-            (None, Some(p)) => p.clone(),
-            (None, None) => {
-                return Err(self.err(
-                    &e.name,
-                    format!("entry {name:?} has no profile: set profile here or in [defaults]"),
-                ))
-            }
-        };
-        let stage = match (&e.stage, &d.stage) {
-            (Some(s), _) => self.stage(s)?,
-            (None, Some(s)) => s.clone(),
-            (None, None) => {
-                return Err(self.err(
-                    &e.name,
-                    format!(
-                        "entry {name:?} has no stage: add [entry.stage] or a top-level [stage]"
-                    ),
-                ))
-            }
-        };
+        let profile = self.own_or_default(
+            e,
+            e.profile.as_ref().map(|p| self.profile(p)),
+            &d.profile,
+            "profile: set profile here or in [defaults]",
+        )?;
+        let stage = self.own_or_default(
+            e,
+            e.stage.as_ref().map(|s| self.stage(s)),
+            &d.stage,
+            "stage: add [entry.stage] or a top-level [stage]",
+        )?;
         let require_features = e
             .require_features
             .iter()
@@ -178,6 +164,25 @@ impl Ctx<'_> {
             distfiles,
             checks,
         })
+    }
+
+    /// The entry's own value (already checked), else the default, else an error saying the entry
+    /// has no `what`.
+    fn own_or_default<T: Clone>(
+        &self,
+        e: &RawEntry,
+        own: Option<Result<T>>,
+        default: &Option<T>,
+        what: &str,
+    ) -> Result<T> {
+        match (own, default) {
+            (Some(v), _) => v,
+            (None, Some(v)) => Ok(v.clone()),
+            (None, None) => Err(self.err(
+                &e.name,
+                format!("entry {:?} has no {what}", e.name.get_ref()),
+            )),
+        }
     }
 
     /// A fixture kernel must be declared (`fixture = true`) and named (its name holds "fixture"),
