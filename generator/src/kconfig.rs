@@ -160,6 +160,52 @@ impl Series {
 const EXPECTED: &str = "not .config syntax: expected CONFIG_NAME=value, \
      `# CONFIG_NAME is not set`, a comment or a blank line";
 
+/// What one line of a .config or fragment is.
+enum Line {
+    /// `# why: ...` or `# warn: ...`: the reason for the option on the next line.
+    Reason { text: String, warning: bool },
+    /// `CONFIG_X=value` or `# CONFIG_X is not set`.
+    Option(String, Value),
+    /// A blank line or any other comment.
+    Other,
+}
+
+fn classify(raw: &str) -> std::result::Result<Line, String> {
+    let line = raw.trim();
+    if line.is_empty() {
+        return Ok(Line::Other);
+    }
+    if let Some(comment) = line.strip_prefix('#') {
+        let comment = comment.trim();
+        let reason = match (comment.strip_prefix("why:"), comment.strip_prefix("warn:")) {
+            (Some(r), _) => Some((r, false)),
+            (_, Some(r)) => Some((r, true)),
+            _ => None,
+        };
+        if let Some((reason, warning)) = reason {
+            let text = reason.trim();
+            if text.is_empty() {
+                return Err("`# why:` without a reason".into());
+            }
+            return Ok(Line::Reason {
+                text: text.to_string(),
+                warning,
+            });
+        }
+        // Like the kernel's own reader: `# CONFIG_X is not set` is an option, any other comment
+        // (including other text after `# CONFIG_`) is just a comment.
+        return Ok(comment
+            .strip_prefix("CONFIG_")
+            .and_then(|rest| rest.strip_suffix(" is not set"))
+            .map_or(Line::Other, |name| {
+                Line::Option(name.to_string(), Value::Unset)
+            }));
+    }
+    let rest = line.strip_prefix("CONFIG_").ok_or(EXPECTED)?;
+    let (name, value) = rest.split_once('=').ok_or(EXPECTED)?;
+    Ok(Line::Option(name.to_string(), parse_value(value)?))
+}
+
 /// Parses the text of a .config or fragment. `source` names the file in messages.
 ///
 /// Errors name `source:line`: a line that is not .config syntax (so a Makefile or a TOML file
@@ -178,43 +224,16 @@ pub fn parse(source: &str, text: &str) -> Result<Config> {
     for (i, raw) in lines.iter().enumerate() {
         let lineno = i + 1;
         let at = || format!("{source}:{lineno}");
-        let line = raw.trim();
-        let option = if line.is_empty() {
-            None
-        } else if let Some(comment) = line.strip_prefix('#') {
-            let comment = comment.trim();
-            let reason = match (comment.strip_prefix("why:"), comment.strip_prefix("warn:")) {
-                (Some(r), _) => Some((r, false)),
-                (_, Some(r)) => Some((r, true)),
-                _ => None,
-            };
-            if let Some((reason, warning)) = reason {
+        let option = match classify(raw).map_err(|m| Error::input(at(), m))? {
+            Line::Reason { text, warning } => {
                 if let Some((_, why_line, _)) = &pending_why {
                     return Err(dangling_why(source, *why_line));
                 }
-                let reason = reason.trim();
-                if reason.is_empty() {
-                    return Err(Error::input(at(), "`# why:` without a reason"));
-                }
-                pending_why = Some((reason.to_string(), lineno, warning));
+                pending_why = Some((text, lineno, warning));
                 continue;
             }
-            // Like the kernel's own reader: `# CONFIG_X is not set` is an option, any other
-            // comment (including other text after `# CONFIG_`) is just a comment.
-            comment
-                .strip_prefix("CONFIG_")
-                .and_then(|rest| rest.strip_suffix(" is not set"))
-                .map(|name| (name.to_string(), Value::Unset))
-        } else if let Some(rest) = line.strip_prefix("CONFIG_") {
-            let (name, value) = rest
-                .split_once('=')
-                .ok_or_else(|| Error::input(at(), EXPECTED))?;
-            Some((
-                name.to_string(),
-                parse_value(value).map_err(|m| Error::input(at(), m))?,
-            ))
-        } else {
-            return Err(Error::input(at(), EXPECTED));
+            Line::Option(name, value) => Some((name, value)),
+            Line::Other => None,
         };
         let Some((name, value)) = option else {
             if let Some((_, why_line, _)) = pending_why {
