@@ -27,25 +27,48 @@ pub(super) fn attempt_once(
     if offset > 0 {
         request = request.header(RANGE, format!("bytes={offset}-"));
     }
-    let mut response = request.send().map_err(|e| {
-        if e.is_builder() || e.is_redirect() {
-            Failure::Fatal(Error::input(source, error_chain(&e)))
-        } else if e.is_timeout() {
-            Failure::Transient(
-                io::ErrorKind::TimedOut,
-                format!("timed out waiting for the response: {}", error_chain(&e)),
-            )
-        } else {
-            Failure::Transient(
-                io::ErrorKind::ConnectionAborted,
-                format!("request failed: {}", error_chain(&e)),
-            )
-        }
-    })?;
+    let mut response = request.send().map_err(|e| request_failure(&e, source))?;
+    if !accept(&response, offset, part, source)? {
+        return Ok(());
+    }
+    check_announced_length(&response, offset, part, source)?;
+    if let Some(len) = response.content_length() {
+        bar.set_length(part.len + len);
+    }
+    bar.set_position(part.len);
+    read_body(&mut response, source, part, bar)
+}
+
+/// A request that got no response: a bad URL or redirect is final, a timeout or a broken
+/// connection worth another try.
+fn request_failure(e: &reqwest::Error, source: &str) -> Failure {
+    if e.is_builder() || e.is_redirect() {
+        Failure::Fatal(Error::input(source, error_chain(e)))
+    } else if e.is_timeout() {
+        Failure::Transient(
+            io::ErrorKind::TimedOut,
+            format!("timed out waiting for the response: {}", error_chain(e)),
+        )
+    } else {
+        Failure::Transient(
+            io::ErrorKind::ConnectionAborted,
+            format!("request failed: {}", error_chain(e)),
+        )
+    }
+}
+
+/// Whether the response's body is to be read (false: the partial file is already whole), after
+/// starting the file over where the server sends it from the beginning.
+fn accept(
+    response: &reqwest::blocking::Response,
+    offset: u64,
+    part: &mut Partial,
+    source: &str,
+) -> std::result::Result<bool, Failure> {
     let status = response.status();
     match status {
         StatusCode::PARTIAL_CONTENT if offset > 0 => {
-            if content_range(&response).0 != Some(offset) {
+            if content_range(response).0 != Some(offset) {
                 // Bytes other than the ones asked for: start over rather than splice blindly.
                 part.restart()?;
                 return Err(Failure::Transient(
@@ -59,8 +82,8 @@ pub(super) fn attempt_once(
         StatusCode::RANGE_NOT_SATISFIABLE if offset > 0 => {
             // Nothing after `offset`: the partial file may already be the whole file (the break
             // came after the last byte). If not, it is longer than the file and cannot be right.
-            if content_range(&response).1 == Some(offset) {
-                return Ok(());
+            if content_range(response).1 == Some(offset) {
+                return Ok(false);
             }
             part.restart()?;
             return Err(Failure::Transient(
@@ -86,8 +109,18 @@ pub(super) fn attempt_once(
             )));
         }
     }
+    Ok(true)
+}
+
+/// A body announced larger than the file is known to be is refused before it is read.
+fn check_announced_length(
+    response: &reqwest::blocking::Response,
+    offset: u64,
+    part: &mut Partial,
+    source: &str,
+) -> std::result::Result<(), Failure> {
     if let (Some(limit), Some(len)) = (part.limit, response.content_length()) {
-        let total = if status == StatusCode::PARTIAL_CONTENT {
+        let total = if response.status() == StatusCode::PARTIAL_CONTENT {
             offset + len
         } else {
             len
@@ -102,10 +135,16 @@ pub(super) fn attempt_once(
             )));
         }
     }
-    if let Some(len) = response.content_length() {
-        bar.set_length(part.len + len);
-    }
-    bar.set_position(part.len);
+    Ok(())
+}
+
+/// Streams the body into the partial file; a broken or stalled transfer is worth another try.
+fn read_body(
+    response: &mut reqwest::blocking::Response,
+    source: &str,
+    part: &mut Partial,
+    bar: &ProgressBar,
+) -> std::result::Result<(), Failure> {
     let mut buf = vec![0u8; BLOCK];
     loop {
         match response.read(&mut buf) {
