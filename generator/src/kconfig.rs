@@ -427,6 +427,16 @@ impl fmt::Display for Override {
     }
 }
 
+/// One option of a merge: its value so far and where it stands in the output.
+struct Slot {
+    name: String,
+    value: Value,
+    why: Option<String>,
+    /// Index into `base.lines` for base options; None for appended ones.
+    base_line: Option<usize>,
+    changed: bool,
+}
+
 /// Merges `fragments`, in order, into `base`: a later value wins, as with the kernel's
 /// scripts/kconfig/merge_config.sh, and every changed value is reported.
 ///
@@ -435,14 +445,6 @@ impl fmt::Display for Override {
 /// option is rewritten in place, options the base lacks are appended at the end in the order the
 /// fragments introduce them, each below its `# why:` line. Untouched lines are kept byte for byte.
 pub fn merge(base: &Config, fragments: &[Config]) -> (String, Vec<Override>) {
-    struct Slot {
-        name: String,
-        value: Value,
-        why: Option<String>,
-        /// Index into `base.lines` for base options; None for appended ones.
-        base_line: Option<usize>,
-        changed: bool,
-    }
     let mut slots: Vec<Slot> = base
         .entries
         .iter()
@@ -493,8 +495,14 @@ pub fn merge(base: &Config, fragments: &[Config]) -> (String, Vec<Override>) {
             }
         }
     }
+    (write(base, &slots), overrides)
+}
+
+/// The merged file: the base's lines in order with changed options rewritten in place, then the
+/// options the fragments added, each with its reason.
+fn write(base: &Config, slots: &[Slot]) -> String {
     let mut by_line: HashMap<usize, &Slot> = HashMap::new();
-    for slot in &slots {
+    for slot in slots {
         if let Some(line) = slot.base_line {
             by_line.insert(line, slot);
         }
@@ -514,7 +522,7 @@ pub fn merge(base: &Config, fragments: &[Config]) -> (String, Vec<Override>) {
         out.push_str(&slot.value.line(&slot.name));
         out.push('\n');
     }
-    (out, overrides)
+    out
 }
 
 /// Writes `text` to `path` through a temporary file in the same directory and one rename, so
