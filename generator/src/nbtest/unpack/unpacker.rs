@@ -63,25 +63,8 @@ impl Unpacker<'_> {
             ));
         }
         let kind = entry.header().entry_type();
-        match kind {
-            EntryType::Char | EntryType::Block => {
-                return Err(self.refuse(
-                    &shown,
-                    "a device node (a container gets /dev from its runtime, not from the archive)",
-                ))
-            }
-            EntryType::Fifo => return Err(self.refuse(&shown, "a fifo")),
-            // A pax global header describes the archive, not a file.
-            EntryType::XGlobalHeader => return Ok(()),
-            EntryType::Regular
-            | EntryType::Continuous
-            | EntryType::GNUSparse
-            | EntryType::Directory
-            | EntryType::Symlink
-            | EntryType::Link => {}
-            other => {
-                return Err(self.refuse(&shown, &format!("an entry of unsupported type {other:?}")))
-            }
+        if !self.admissible(kind, &shown)? {
+            return Ok(());
         }
         let header = entry.header();
         let meta = Meta {
@@ -104,20 +87,7 @@ impl Unpacker<'_> {
                 }
                 self.dirs.push(DirMeta { path: dest, meta });
             }
-            EntryType::Symlink => {
-                let link = self.link_name(entry, &shown)?;
-                self.resolve(&parent, &link, Absolute::Rooted)
-                    .map_err(|why| {
-                        self.refuse(&shown, &format!("symlink to {}: {why}", link.display()))
-                    })?;
-                self.clear(&dest, &shown)?;
-                std::os::unix::fs::symlink(&link, &dest).at(&dest)?;
-                if self.opts.owners {
-                    std::os::unix::fs::lchown(&dest, Some(meta.uid as u32), Some(meta.gid as u32))
-                        .at(&dest)?;
-                }
-                self.symlinks.push((parent, link, shown));
-            }
+            EntryType::Symlink => self.symlink(entry, parent, &dest, shown, &meta)?,
             EntryType::Link => {
                 let link = self.link_name(entry, &shown)?;
                 let source = self.hard_link_source(&link).map_err(|why| {
@@ -129,6 +99,50 @@ impl Unpacker<'_> {
             _ => self.file(entry, &dest, &shown, &meta)?,
         }
         self.summary.entries += 1;
+        Ok(())
+    }
+
+    /// Whether an entry of `kind` is unpacked (false: it describes the archive, not a file); a
+    /// device node, a fifo or an unknown type is refused.
+    fn admissible(&self, kind: EntryType, shown: &str) -> Result<bool> {
+        match kind {
+            EntryType::Char | EntryType::Block => Err(self.refuse(
+                shown,
+                "a device node (a container gets /dev from its runtime, not from the archive)",
+            )),
+            EntryType::Fifo => Err(self.refuse(shown, "a fifo")),
+            // A pax global header describes the archive, not a file.
+            EntryType::XGlobalHeader => Ok(false),
+            EntryType::Regular
+            | EntryType::Continuous
+            | EntryType::GNUSparse
+            | EntryType::Directory
+            | EntryType::Symlink
+            | EntryType::Link => Ok(true),
+            other => Err(self.refuse(shown, &format!("an entry of unsupported type {other:?}"))),
+        }
+    }
+
+    /// A symlink whose target resolves inside the root (checked again at the end, when later
+    /// entries may have changed what it passes through).
+    fn symlink<R: Read>(
+        &mut self,
+        entry: &tar::Entry<R>,
+        parent: Vec<OsString>,
+        dest: &Path,
+        shown: String,
+        meta: &Meta,
+    ) -> Result<()> {
+        let link = self.link_name(entry, &shown)?;
+        self.resolve(&parent, &link, Absolute::Rooted)
+            .map_err(|why| self.refuse(&shown, &format!("symlink to {}: {why}", link.display())))?;
+        self.clear(dest, &shown)?;
+        std::os::unix::fs::symlink(&link, dest).at(dest)?;
+        if self.opts.owners {
+            std::os::unix::fs::lchown(dest, Some(meta.uid as u32), Some(meta.gid as u32))
+                .at(dest)?;
+        }
+        self.symlinks.push((parent, link, shown));
         Ok(())
     }
 
