@@ -60,6 +60,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Passed when `ok`, else failed.
+    pub fn passed_if(ok: bool) -> Outcome {
+        if ok {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Passed => "passed",

@@ -53,29 +53,14 @@ pub fn pin(spec_path: &Path, files: &[&Path], source: Option<&str>) -> Result<Ve
 }
 
 fn find_distfile<'a>(doc: &'a mut DocumentMut, name: &str) -> Option<&'a mut Table> {
-    let packages = doc.get_mut("package")?.as_array_of_tables_mut()?;
-    for package in packages.iter_mut() {
-        let Some(versions) = package
-            .get_mut("version")
-            .and_then(Item::as_array_of_tables_mut)
-        else {
-            continue;
-        };
-        for version in versions.iter_mut() {
-            let Some(distfiles) = version
-                .get_mut("distfile")
-                .and_then(Item::as_array_of_tables_mut)
-            else {
-                continue;
-            };
-            for d in distfiles.iter_mut() {
-                if d.get("name").and_then(Item::as_str) == Some(name) {
-                    return Some(d);
-                }
-            }
-        }
-    }
-    None
+    doc.get_mut("package")?
+        .as_array_of_tables_mut()?
+        .iter_mut()
+        .filter_map(|p| p.get_mut("version").and_then(Item::as_array_of_tables_mut))
+        .flat_map(|versions| versions.iter_mut())
+        .filter_map(|v| v.get_mut("distfile").and_then(Item::as_array_of_tables_mut))
+        .flat_map(|distfiles| distfiles.iter_mut())
+        .find(|d| d.get("name").and_then(Item::as_str) == Some(name))
 }
 
 fn record(

@@ -46,11 +46,7 @@ pub(super) fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
             }
             CheckResult {
                 name: name.to_string(),
-                outcome: if problem.is_none() {
-                    Outcome::Passed
-                } else {
-                    Outcome::Failed
-                },
+                outcome: Outcome::passed_if(problem.is_none()),
                 failure: problem.map(|_| Failure {
                     phase: format!("check-{name}"),
                     log,
@@ -180,11 +176,7 @@ pub(super) fn refusal_result(
     };
     PackageResult {
         atom: atom.to_string(),
-        outcome: if failure.is_none() {
-            Outcome::Passed
-        } else {
-            Outcome::Failed
-        },
+        outcome: Outcome::passed_if(failure.is_none()),
         duration: Some(Duration::from_secs(secs)),
         failure: failure.map(|phase| Failure {
             phase: phase.to_string(),
