@@ -708,3 +708,65 @@ fn the_size_pinned_in_the_lock_file_limits_a_download() {
     );
     assert_eq!(names(&cache.join("partial")), Vec::<String>::new());
 }
+
+/// `nbgen test`'s stage path for bwrap: a stage named by URL is downloaded, verified and unpacked
+/// in one pass into the root for its digest; the tarball stays in the cache, and a second run
+/// takes the complete root without asking the server again. A wrong digest leaves no root.
+#[test]
+fn a_url_stage_is_unpacked_while_it_downloads_once_per_digest() {
+    use nbgen::nbtest::engine::{Engine, Image, Kind};
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let data = body();
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(1_700_000_000);
+    header.set_cksum();
+    tar.append_data(&mut header, "etc/stage-file", &data[..])
+        .unwrap();
+    let gz = tar.into_inner().unwrap().finish().unwrap();
+    let served = gz.clone();
+    let server = Server::start(move |_, req, stream, _| serve(&served, req, stream));
+    let dir = tempfile::tempdir().unwrap();
+    let engine = match Engine::detect(Some(Kind::Bwrap), &dir.path().join("engine")) {
+        Ok(e) => e,
+        Err(e) if std::env::var_os("NBGEN_REQUIRE_TOOLS").is_none() => {
+            eprintln!("SKIPPED: no bwrap engine here: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let fetcher = Fetcher::new(dir.path().join("cache"), quick());
+    let url = server.url("/stage.tar.gz");
+
+    let wrong = sha512(b"other bytes");
+    assert!(engine.prepare_streamed(&fetcher, &url, &wrong).is_err());
+    assert!(
+        names(&dir.path().join("engine/roots")).is_empty(),
+        "a failed stream leaves nothing"
+    );
+
+    let expected = sha512(&gz);
+    let Some(Image::Root(root)) = engine.prepare_streamed(&fetcher, &url, &expected).unwrap()
+    else {
+        panic!("bwrap prepares a root");
+    };
+    assert_eq!(std::fs::read(root.join("etc/stage-file")).unwrap(), data);
+    assert!(
+        fetcher.cache_path(&expected).is_file(),
+        "the tarball is kept in the cache"
+    );
+    let asked = server.requests().len();
+    let again = engine.prepare_streamed(&fetcher, &url, &expected).unwrap();
+    assert!(matches!(again, Some(Image::Root(r)) if r == root));
+    assert_eq!(
+        server.requests().len(),
+        asked,
+        "a complete root is not fetched again"
+    );
+}

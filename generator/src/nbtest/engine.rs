@@ -181,6 +181,24 @@ impl Engine {
         }
     }
 
+    /// For bwrap, a stage named by URL whose digest is known: downloaded and unpacked in one pass
+    /// (nbtest/stream.rs) into the root for that digest, the tarball kept in the cache. Other
+    /// engines import a verified file: None, the caller fetches first.
+    pub fn prepare_streamed(
+        &self,
+        fetcher: &crate::nbtest::fetch::Fetcher,
+        url: &str,
+        expected: &crate::nbtest::fetch::Expected,
+    ) -> Result<Option<Image>> {
+        if self.kind != Kind::Bwrap {
+            return Ok(None);
+        }
+        let root = unpack::into_digest_dir(expected.hex(), &self.cache.join("roots"), |staging| {
+            crate::nbtest::stream::fetch_unpack(fetcher, url, expected, staging).map(|_| ())
+        })?;
+        Ok(Some(Image::Root(root)))
+    }
+
     /// Runs `script` with bash in a fresh container from `image`, without network, with `mounts`;
     /// everything it prints goes to `log`. Returns its exit code.
     pub fn run(&self, image: &Image, mounts: &[Mount], script: &str, log: &Path) -> Result<i32> {

@@ -11,5 +11,6 @@ pub mod matrix;
 pub mod report;
 pub mod shared;
 pub mod stage;
+pub mod stream;
 pub mod testrun;
 pub mod unpack;

@@ -101,15 +101,32 @@ pub struct Summary {
 /// marker holding the digest, so a half-unpacked tree (a killed run) is never used: the next call
 /// unpacks again. The one place for "unpack once per digest" (stage roots, portage snapshots).
 pub fn once_per_digest(archive: &Path, sha512: &str, dir: &Path) -> Result<PathBuf> {
+    into_digest_dir(sha512, dir, |staging| {
+        fs::create_dir_all(staging).at(staging)?;
+        unpack(archive, staging, &Options::default()).map(|_| ())
+    })
+}
+
+/// `dir`/<first 16 hex digits of `sha512`>, made by `fill` (given a staging directory beside it
+/// that does not exist yet) unless a complete copy is there; see [`once_per_digest`]. A failed
+/// `fill` leaves no staging directory and no copy.
+pub fn into_digest_dir(
+    sha512: &str,
+    dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<PathBuf> {
     let short = &sha512[..16.min(sha512.len())];
     let target = dir.join(short);
     if target.join(COMPLETE).exists() {
         return Ok(target);
     }
+    fs::create_dir_all(dir).at(dir)?;
     let staging = dir.join(format!(".{short}.partial"));
     let _ = fs::remove_dir_all(&staging);
-    fs::create_dir_all(&staging).at(&staging)?;
-    unpack(archive, &staging, &Options::default())?;
+    if let Err(e) = fill(&staging) {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
+    }
     fs::write(staging.join(COMPLETE), sha512).at(&staging)?;
     let _ = fs::remove_dir_all(&target);
     fs::rename(&staging, &target).at(&target)?;
