@@ -700,7 +700,8 @@ fn the_size_pinned_in_the_lock_file_limits_a_download() {
         url: url.clone(),
         sha512: None,
     };
-    let err = nbgen::nbtest::stage::fetch_download(&download, &fetcher, &mut lock).unwrap_err();
+    let err =
+        nbgen::nbtest::stage::fetch_download(&download, &fetcher, &mut lock, &|_| {}).unwrap_err();
     assert!(
         err.to_string()
             .contains(&format!("known size of {} bytes", body().len())),

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use nbgen::base::error::{Result, EXIT_CHECK_FAILED, EXIT_OK};
 use nbgen::base::workspace::Workspace;
-use nbgen::nbtest::{engine, fetch, report, testrun};
+use nbgen::nbtest::{engine, fetch, report, testrun, Note};
 
 /// The options of `nbgen test`.
 #[derive(clap::Args)]
@@ -58,7 +58,7 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
         overlay: args.overlay,
         force: args.force,
     };
-    let run = testrun::run(&ws, &opts)?;
+    let run = testrun::run(&ws, &opts, &say)?;
     print!("{}", report::table(&run.results));
     println!(
         "results: {} (summary.json, junit.xml)",
@@ -79,4 +79,36 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
     } else {
         EXIT_CHECK_FAILED
     })
+}
+
+/// What `nbgen test` tells while it works, on stderr (stdout holds the table and the totals).
+fn say(note: Note) {
+    let text = match note {
+        Note::Started {
+            engine,
+            entries,
+            jobs,
+        } => format!("engine {engine}, {entries} entries, {jobs} at a time"),
+        Note::StageScript { script, args } => format!(
+            "running {}{}{} (builds the stage when its inputs changed)",
+            script.display(),
+            if args.is_empty() { "" } else { " " },
+            args.join(" ")
+        ),
+        Note::Stage { tarball, sha512 } => format!(
+            "stage {} (sha512 {}...)",
+            tarball.display(),
+            &sha512[..16.min(sha512.len())]
+        ),
+        Note::StageUnavailable { entry, reason } => {
+            format!("SKIPPED: the stage of {entry}: {reason}")
+        }
+        Note::EntrySkipped { entry, reason } => format!("SKIPPED: {entry}: {reason}"),
+        Note::Pinned { url, sha512, lock } => format!(
+            "pinned {url} as sha512 {sha512} in {}: check it against the publisher's digests before committing",
+            lock.display()
+        ),
+        Note::Failed { phase, error } => format!("{phase} failed: {error}"),
+    };
+    eprintln!("nbgen test: {text}");
 }

@@ -14,3 +14,39 @@ pub mod stage;
 pub mod stream;
 pub mod testrun;
 pub mod unpack;
+
+use std::path::Path;
+
+/// What `nbgen test` has to tell while it works. The library only says what happened; the
+/// command line (cli/test.rs) words it and decides where it goes.
+#[derive(Debug)]
+pub enum Note<'a> {
+    /// The run starts: the engine, how many entries, how many at a time.
+    Started {
+        engine: engine::Kind,
+        entries: usize,
+        jobs: usize,
+    },
+    /// A stage script is run (it builds the stage when its inputs changed).
+    StageScript {
+        script: &'a Path,
+        args: &'a [String],
+    },
+    /// The stage tarball an entry gets, verified.
+    Stage { tarball: &'a Path, sha512: &'a str },
+    /// An entry's stage cannot be had here: the entry is skipped.
+    StageUnavailable { entry: &'a str, reason: &'a str },
+    /// A file of the shared directory is missing: the entry is skipped.
+    EntrySkipped { entry: &'a str, reason: &'a str },
+    /// A download without a digest was pinned in the lock file on its first fetch.
+    Pinned {
+        url: &'a str,
+        sha512: &'a str,
+        lock: &'a Path,
+    },
+    /// Something the entries need failed: the entries that need it fail in `phase`.
+    Failed { phase: &'a str, error: &'a str },
+}
+
+/// Where notes go: a function the command line gives.
+pub type Notes<'n> = &'n (dyn Fn(Note) + Sync);

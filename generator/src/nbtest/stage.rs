@@ -11,6 +11,7 @@ use crate::base::error::{Error, IoContext, Result};
 use crate::base::workspace::Workspace;
 use crate::nbtest::fetch::{Expected, Fetcher};
 use crate::nbtest::matrix::{Download, Lock, Stage};
+use crate::nbtest::{Note, Notes};
 use crate::regen::manifest;
 
 /// The exit status with which a stage script says that its sources cannot be had (automake's
@@ -31,17 +32,13 @@ pub fn resolve_stage(
     stage: &Stage,
     fetcher: &Fetcher,
     lock: &mut Lock,
+    notes: Notes,
 ) -> Result<Resolved> {
     let ready = |(tarball, sha512)| Resolved::Ready { tarball, sha512 };
     match stage {
         Stage::Script { script, args } => {
             let path = ws.root.join(script);
-            eprintln!(
-                "nbgen test: running {}{}{} (builds the stage when its inputs changed)",
-                script.display(),
-                if args.is_empty() { "" } else { " " },
-                args.join(" ")
-            );
+            notes(Note::StageScript { script, args });
             let out = match run_stage_script(&ws.root, &path, args)? {
                 Ok(stdout) => stdout,
                 Err(reason) => return Ok(Resolved::Unavailable { reason }),
@@ -76,7 +73,7 @@ pub fn resolve_stage(
             )?;
             Ok(ready((cached, sha512)))
         }
-        Stage::Url(d) => fetch_download(d, fetcher, lock).map(ready),
+        Stage::Url(d) => fetch_download(d, fetcher, lock, notes).map(ready),
     }
 }
 
@@ -124,6 +121,7 @@ pub fn fetch_download(
     d: &Download,
     fetcher: &Fetcher,
     lock: &mut Lock,
+    notes: Notes,
 ) -> Result<(PathBuf, String)> {
     let (path, sha512) = match lock.expected(d)? {
         Some(sha512) => {
@@ -136,11 +134,11 @@ pub fn fetch_download(
         }
         None => {
             let (path, sha512) = fetcher.fetch_unpinned(&d.url)?;
-            eprintln!(
-                "nbgen test: pinned {} as sha512 {sha512} in {}: check it against the publisher's digests before committing",
-                d.url,
-                lock.path().display()
-            );
+            notes(Note::Pinned {
+                url: &d.url,
+                sha512: &sha512,
+                lock: lock.path(),
+            });
             (path, sha512)
         }
     };

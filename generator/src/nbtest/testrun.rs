@@ -31,6 +31,7 @@ use crate::nbtest::report::{
 };
 use crate::nbtest::shared::{self, Local};
 use crate::nbtest::stage::{fetch_download, resolve_stage, run_checked, unpack_snapshot, Resolved};
+use crate::nbtest::{Note, Notes};
 use crate::regen::manifest;
 use crate::regen::render;
 use crate::regen::tree;
@@ -68,18 +69,17 @@ pub struct Run {
     pub results_dir: PathBuf,
 }
 
-pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
+pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
     let opts = &absolute(opts)?;
     let matrix = Matrix::load(&opts.matrix, &ws.root)?;
     let entries = select(&matrix, &opts.entries)?;
     fs::create_dir_all(&opts.results).at(&opts.results)?;
     let engine = Engine::detect(opts.engine, &opts.cache)?;
-    eprintln!(
-        "nbgen test: engine {}, {} entries, {} at a time",
-        engine.kind,
-        entries.len(),
-        opts.jobs
-    );
+    notes(Note::Started {
+        engine: engine.kind,
+        entries: entries.len(),
+        jobs: opts.jobs,
+    });
     let fetcher = Fetcher::new(opts.cache.join("files"), Default::default());
     let mut lock = Lock::load(&matrix.lock_path())?;
 
@@ -98,9 +98,9 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
 
     // What the entries build on is acquired first, where the lock file can be written. A failure
     // fails the entries that need it (in its phase), not the run: every entry gets a result.
-    let images = acquire_stages(ws, &entries, &engine, &fetcher, &mut lock);
-    let kernels = acquire_kernels(&entries, &fetcher, &mut lock);
-    let snapshot = acquire_snapshot(&matrix, &fetcher, &mut lock, &opts.cache);
+    let images = acquire_stages(ws, &entries, &engine, &fetcher, &mut lock, notes);
+    let kernels = acquire_kernels(&entries, &fetcher, &mut lock, notes);
+    let snapshot = acquire_snapshot(&matrix, &fetcher, &mut lock, &opts.cache, notes);
     lock.save()?;
     // Files of the shared directory, checked against their SHA256 here: a mismatch fails the
     // entry (phase shared-file), a missing file skips it with the reason.
@@ -119,11 +119,14 @@ pub fn run(ws: &Workspace, opts: &Options) -> Result<Run> {
                 own_overlay,
             );
             if let Ok(Err(reason)) = &local {
-                eprintln!("nbgen test: SKIPPED: {}: {reason}", entry.name);
+                notes(Note::EntrySkipped {
+                    entry: &entry.name,
+                    reason,
+                });
             }
             (
                 entry.name.clone(),
-                local.map_err(|e| Lacking::new("shared-file", e)),
+                local.map_err(|e| Lacking::new("shared-file", e, notes)),
             )
         })
         .collect();
@@ -155,6 +158,7 @@ fn acquire_stages(
     engine: &Engine,
     fetcher: &Fetcher,
     lock: &mut Lock,
+    notes: Notes,
 ) -> BTreeMap<String, Acquired<StageImage>> {
     let mut images = BTreeMap::new();
     for entry in entries {
@@ -163,24 +167,27 @@ fn acquire_stages(
             continue;
         }
         let streamed = stage_stream(&entry.stage, engine, fetcher, lock);
-        let image = match streamed.and_then(|()| resolve_stage(ws, &entry.stage, fetcher, lock)) {
-            Err(e) => Err(Lacking::new("fetch-stage", e)),
-            Ok(Resolved::Ready { tarball, sha512 }) => {
-                eprintln!(
-                    "nbgen test: stage {} (sha512 {}...)",
-                    tarball.display(),
-                    &sha512[..16]
-                );
-                engine
-                    .prepare(&tarball, &sha512)
-                    .map(|image| Ok((image, sha512)))
-                    .map_err(|e| Lacking::new("import-stage", e))
-            }
-            Ok(Resolved::Unavailable { reason }) => {
-                eprintln!("nbgen test: SKIPPED: the stage of {}: {reason}", entry.name);
-                Ok(Err(reason))
-            }
-        };
+        let image =
+            match streamed.and_then(|()| resolve_stage(ws, &entry.stage, fetcher, lock, notes)) {
+                Err(e) => Err(Lacking::new("fetch-stage", e, notes)),
+                Ok(Resolved::Ready { tarball, sha512 }) => {
+                    notes(Note::Stage {
+                        tarball: &tarball,
+                        sha512: &sha512,
+                    });
+                    engine
+                        .prepare(&tarball, &sha512)
+                        .map(|image| Ok((image, sha512)))
+                        .map_err(|e| Lacking::new("import-stage", e, notes))
+                }
+                Ok(Resolved::Unavailable { reason }) => {
+                    notes(Note::StageUnavailable {
+                        entry: &entry.name,
+                        reason: &reason,
+                    });
+                    Ok(Err(reason))
+                }
+            };
         images.insert(key, image);
     }
     images
@@ -211,14 +218,15 @@ fn acquire_kernels(
     entries: &[&Entry],
     fetcher: &Fetcher,
     lock: &mut Lock,
+    notes: Notes,
 ) -> BTreeMap<String, Acquired<PathBuf>> {
     let mut kernels = BTreeMap::new();
     for entry in entries {
         if let Kernel::Tarball(d) = &entry.kernel {
             if !kernels.contains_key(&d.url) {
-                let path = fetch_download(d, fetcher, lock)
+                let path = fetch_download(d, fetcher, lock, notes)
                     .map(|(path, _)| path)
-                    .map_err(|e| Lacking::new("fetch-kernel", e));
+                    .map_err(|e| Lacking::new("fetch-kernel", e, notes));
                 kernels.insert(d.url.clone(), path);
             }
         }
@@ -311,11 +319,12 @@ fn acquire_snapshot(
     fetcher: &Fetcher,
     lock: &mut Lock,
     cache: &Path,
+    notes: Notes,
 ) -> Option<Acquired<PathBuf>> {
     matrix.snapshot.as_ref().map(|d| {
-        fetch_download(d, fetcher, lock)
+        fetch_download(d, fetcher, lock, notes)
             .and_then(|(tarball, sha512)| unpack_snapshot(&tarball, &sha512, cache))
-            .map_err(|e| Lacking::new("fetch-snapshot", e))
+            .map_err(|e| Lacking::new("fetch-snapshot", e, notes))
     })
 }
 

@@ -18,12 +18,13 @@ pub(super) struct Lacking {
 }
 
 impl Lacking {
-    pub(super) fn new(phase: &'static str, e: Error) -> Lacking {
-        eprintln!("nbgen test: {phase} failed: {e}");
-        Lacking {
+    pub(super) fn new(phase: &'static str, e: Error, notes: Notes) -> Lacking {
+        let error = e.to_string();
+        notes(Note::Failed {
             phase,
-            error: e.to_string(),
-        }
+            error: &error,
+        });
+        Lacking { phase, error }
     }
 }
 
