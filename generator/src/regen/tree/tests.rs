@@ -45,12 +45,7 @@ fn replace_creates_then_is_idempotent() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, FILE_MODE);
-    // Only the overlay is left in the parent: no staging directory.
-    let names: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["overlay"]);
+    assert_only_the_overlay(dir.path());
 }
 
 #[test]
@@ -72,11 +67,7 @@ fn failure_mid_write_leaves_old_overlay_and_no_staging() {
     let err = replace(&target, &new, &mut fail_second).unwrap_err();
     assert!(err.to_string().contains("injected failure"), "{err}");
     assert_eq!(read(&target).unwrap(), old);
-    let names: Vec<_> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["overlay"]);
+    assert_only_the_overlay(dir.path());
 }
 
 #[test]
@@ -258,4 +249,13 @@ fn a_staging_directory_of_a_running_regen_is_never_removed() {
     let r = waiter.join().unwrap();
     assert!(!busy.exists());
     assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+}
+
+/// Only the overlay is left in `parent`: no staging directory.
+fn assert_only_the_overlay(parent: &Path) {
+    let names: Vec<_> = fs::read_dir(parent)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["overlay"]);
 }
