@@ -255,8 +255,8 @@ fn parsers_never_panic_and_the_binary_exits_0_to_3() {
                 let input = mutate(&mut rng, &spec_seed, &all);
                 std::fs::write(ws.spec_path(), &input).unwrap();
                 let r = catch_unwind(AssertUnwindSafe(|| {
-                    let overlay = nbgen::regen::model::load(&w, &templates)?;
-                    nbgen::regen::render::render(&overlay, &templates).map(|_| ())
+                    let overlay = nbgen::regen::model::load(&w, templates)?;
+                    nbgen::regen::render::render(&overlay, templates).map(|_| ())
                 }));
                 if r.is_err() {
                     failed(

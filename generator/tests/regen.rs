@@ -173,7 +173,7 @@ fn kept_missing_manifest_matches_unpinned_distfiles() {
         .collect();
     let w = nbgen::base::workspace::Workspace::locate(Some(&root.join("Cargo.toml"))).unwrap();
     let templates = nbgen::regen::templates::Templates::embedded().unwrap();
-    let overlay = nbgen::regen::model::load(&w, &templates).unwrap();
+    let overlay = nbgen::regen::model::load(&w, templates).unwrap();
     let mut unpinned: Vec<String> = overlay
         .packages
         .iter()

@@ -38,9 +38,9 @@ pub fn generate_with(
     adjust: impl FnOnce(&mut model::Overlay),
 ) -> Result<render::Rendered> {
     let templates = Templates::embedded()?;
-    let mut overlay = model::load(ws, &templates)?;
+    let mut overlay = model::load(ws, templates)?;
     adjust(&mut overlay);
-    render::render(&overlay, &templates)
+    render::render(&overlay, templates)
 }
 
 /// Makes `out` exactly what the spec generates. `hook` runs before each file is written.

@@ -5,6 +5,8 @@
 use handlebars::{
     handlebars_helper, no_escape, Context, Handlebars, Helper, HelperResult, Output, RenderContext,
 };
+use std::sync::LazyLock;
+
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
 
@@ -86,7 +88,25 @@ fn xml_helper(
 
 impl Templates {
     /// Registers every embedded template under its path relative to generator/templates.
-    pub fn embedded() -> Result<Self> {
+    /// The templates built into the binary, registered once per process: every ebuild, entry
+    /// script and bwrap call renders from the same registry.
+    pub fn embedded() -> Result<&'static Templates> {
+        static EMBEDDED: LazyLock<std::result::Result<Templates, (String, String)>> =
+            LazyLock::new(|| {
+                Templates::register().map_err(|e| match e {
+                    Error::Render { template, message } => (template, message),
+                    other => ("(embedded)".into(), other.to_string()),
+                })
+            });
+        EMBEDDED
+            .as_ref()
+            .map_err(|(template, message)| Error::Render {
+                template: template.clone(),
+                message: message.clone(),
+            })
+    }
+
+    fn register() -> Result<Self> {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(no_escape);
