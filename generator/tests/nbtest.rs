@@ -402,16 +402,13 @@ fn bwrap_engine_clears_the_environment_and_drops_capabilities() {
     if !can_build() {
         return;
     }
-    let made = Command::new(repo_root().join("ci/make-stage"))
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", stderr(&made));
-    let tarball = PathBuf::from(String::from_utf8(made.stdout).unwrap().trim());
-    let sums = std::fs::read_to_string(format!("{}.sha512", tarball.display())).unwrap();
-    let sha512 = sums.split_whitespace().next().unwrap();
+    let (tarball, sha512) =
+        nbgen::nbtest::stage::script_stage(&repo_root(), Path::new("ci/make-stage"), &[])
+            .unwrap()
+            .expect("ci/make-stage builds the stage here");
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::detect(Some(Kind::Bwrap), &dir.path().join("cache")).unwrap();
-    let image = engine.prepare(&tarball, sha512).unwrap();
+    let image = engine.prepare(&tarball, &sha512).unwrap();
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).unwrap();
     let mounts = [Mount {

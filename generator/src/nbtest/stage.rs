@@ -25,6 +25,35 @@ pub enum Resolved {
     Unavailable { reason: String },
 }
 
+/// Runs a stage script (relative to the workspace `root`) and returns the tarball it printed
+/// last and the SHA512 of its `.sha512` file, not yet verified; or the reason it gave for exiting
+/// with [`STAGE_UNAVAILABLE`].
+pub fn script_stage(
+    root: &Path,
+    script: &Path,
+    args: &[String],
+) -> Result<std::result::Result<(PathBuf, String), String>> {
+    let out = match run_stage_script(root, &root.join(script), args)? {
+        Ok(stdout) => stdout,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let tarball = PathBuf::from(
+        out.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .trim(),
+    );
+    let sums = PathBuf::from(format!("{}.sha512", tarball.display()));
+    let text = fs::read_to_string(&sums).at(&sums)?;
+    let sha512 = text
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Ok(Ok((tarball, sha512)))
+}
+
 /// The verified stage tarball in the cache, and its SHA512; or, for a script stage that exits
 /// with [`STAGE_UNAVAILABLE`], the reason it gave.
 pub fn resolve_stage(
@@ -37,26 +66,11 @@ pub fn resolve_stage(
     let ready = |(tarball, sha512)| Resolved::Ready { tarball, sha512 };
     match stage {
         Stage::Script { script, args } => {
-            let path = ws.root.join(script);
             notes(Note::StageScript { script, args });
-            let out = match run_stage_script(&ws.root, &path, args)? {
-                Ok(stdout) => stdout,
+            let (tarball, sha512) = match script_stage(&ws.root, script, args)? {
+                Ok(made) => made,
                 Err(reason) => return Ok(Resolved::Unavailable { reason }),
             };
-            let tarball = PathBuf::from(
-                out.lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or_default()
-                    .trim(),
-            );
-            let sums = PathBuf::from(format!("{}.sha512", tarball.display()));
-            let text = fs::read_to_string(&sums).at(&sums)?;
-            let sha512 = text
-                .split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .to_string();
             let expected = Expected::new("sha512", &sha512)?;
             let cached = fetcher.fetch(&tarball.display().to_string(), &expected)?;
             Ok(ready((cached, sha512)))
