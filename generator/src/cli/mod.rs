@@ -1,6 +1,7 @@
 //! The command line: every subcommand's arguments and help, and all printing and exit codes.
 //! One module per subcommand; main.rs only calls [`main`].
 
+mod cache;
 mod ci;
 mod digest;
 mod kconfig;
@@ -134,6 +135,27 @@ enum Command {
     ///   nbgen test --matrix ci/matrix-era.toml       # era stages and kernel.org kernels
     #[command(verbatim_doc_comment)]
     Test(test::Args),
+    /// List or prune the cache of `nbgen test` (stage tarballs, unpacked roots, images).
+    ///
+    /// `nbgen test` keeps what it fetches or builds in $XDG_CACHE_HOME/nbgen (else
+    /// ~/.cache/nbgen; --cache DIR elsewhere): files/sha512/ holds every stage tarball and
+    /// download by SHA512, roots/ the stages unpacked for bwrap, snapshots/ unpacked portage
+    /// snapshots, and podman or docker hold each stage imported as localhost/nb-stage:<digest>.
+    /// Every CI run builds stages with new digests, so after each run `nbgen test` removes the
+    /// least recently used stages beyond a budget (--cache-max, $NBGEN_CACHE_MAX, default 10
+    /// GiB); `nbgen cache prune` does the same by hand. real-kernel/ is not counted.
+    ///
+    /// Exit codes: 0 done (or skipped: another nbgen test holds the cache); 2 bad input (a size,
+    /// a --cache that does not exist); 3 something could not be read or removed.
+    ///
+    /// Examples:
+    ///   nbgen cache list
+    ///   nbgen cache prune --max 4G --dry-run
+    #[command(verbatim_doc_comment)]
+    Cache {
+        #[command(subcommand)]
+        command: cache::CacheCommand,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -156,6 +178,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Kconfig { command } => kconfig::run(command, manifest_path),
         Command::Ci { command } => ci::run(command, manifest_path),
         Command::Test(args) => test::run(manifest_path, args),
+        Command::Cache { command } => cache::run(command, manifest_path),
     }
 }
 

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use nbgen::base::error::{Result, EXIT_CHECK_FAILED, EXIT_OK};
 use nbgen::base::workspace::Workspace;
-use nbgen::nbtest::{engine, fetch, report, testrun, Note};
+use nbgen::nbtest::cache::SharedLock;
+use nbgen::nbtest::{cache, engine, report, testrun, Note};
 
 /// The options of `nbgen test`.
 #[derive(clap::Args)]
@@ -28,6 +29,11 @@ pub struct Args {
     /// target/nbgen-cache in the workspace).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// After the run, remove the least recently used stages of the cache (never those this run
+    /// used) until tarballs, roots and images take at most SIZE (10G, 500M, 0 = keep only what
+    /// this run used); default $NBGEN_CACHE_MAX, else 10G. See `nbgen cache --help`.
+    #[arg(long, value_name = "SIZE", value_parser = cache::parse_size)]
+    pub cache_max: Option<u64>,
     /// Test this overlay directory instead of the one the spec generates.
     #[arg(long, value_name = "DIR")]
     pub overlay: Option<PathBuf>,
@@ -38,12 +44,13 @@ pub struct Args {
 
 pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
     let ws = Workspace::locate(manifest_path)?;
-    // Without XDG_CACHE_HOME or HOME (a bare CI environment) the workspace's target/ holds the
-    // cache.
-    let cache = args
-        .cache
-        .or_else(fetch::default_cache_dir)
-        .unwrap_or_else(|| ws.root.join("target/nbgen-cache"));
+    // A bad budget is said before the run, not after it.
+    let budget = super::cache::budget(args.cache_max)?;
+    let cache = super::cache::dir(manifest_path, args.cache)?;
+    // Held until the prune after the run: a prune by another process waits for it.
+    let lock = SharedLock::acquire(&cache, || {
+        eprintln!("nbgen test: waiting for `nbgen cache prune` to finish with the cache")
+    })?;
     let opts = testrun::Options {
         matrix: ws.root.join(args.matrix),
         entries: args.entries,
@@ -54,7 +61,7 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
         results: args
             .results
             .unwrap_or_else(|| ws.root.join(report::RESULTS_DIR)),
-        cache,
+        cache: cache.clone(),
         overlay: args.overlay,
         force: args.force,
     };
@@ -74,6 +81,7 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
     } else {
         println!("{passed} passed, {failed} failed");
     }
+    super::cache::after_test(lock, &cache, &run.used, budget);
     Ok(if failed == 0 {
         EXIT_OK
     } else {

@@ -7,7 +7,8 @@
 //! mid-body resumes from the bytes on disk with an HTTP Range request. `file://` URLs and plain
 //! paths go through the same verifying copy, so an offline test matrix can use local tarballs.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeSet;
 use std::error::Error as StdError;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, IsTerminal, Read, Seek, SeekFrom, Write};
@@ -203,6 +204,9 @@ pub struct Fetcher {
     // Built on the first HTTP fetch: a reqwest blocking client starts a runtime thread, which
     // cache hits and local copies do not need.
     client: OnceCell<Client>,
+    /// Short digests of every file this fetcher served: what the run uses, which a prune of the
+    /// cache after it must keep.
+    used: RefCell<BTreeSet<String>>,
 }
 
 impl Fetcher {
@@ -211,7 +215,18 @@ impl Fetcher {
             cache: cache.into(),
             opts,
             client: OnceCell::new(),
+            used: RefCell::new(BTreeSet::new()),
         }
+    }
+
+    /// The short digests (first 16 hex digits) of the files served so far.
+    pub fn used(&self) -> BTreeSet<String> {
+        self.used.borrow().clone()
+    }
+
+    fn record(&self, hex: &str) {
+        let short = &hex[..crate::nbtest::cache::SHORT_LEN.min(hex.len())];
+        self.used.borrow_mut().insert(short.to_string());
     }
 
     /// Where the file with digest `expected` is, or will be, in the cache.
@@ -243,11 +258,26 @@ impl Fetcher {
         expected: &Expected,
         tap: Option<&mut dyn Write>,
     ) -> Result<Fetched> {
+        let fetched = self.fetch_or_hit(source, expected, tap)?;
+        self.record(&expected.hex);
+        Ok(fetched)
+    }
+
+    fn fetch_or_hit(
+        &self,
+        source: &str,
+        expected: &Expected,
+        tap: Option<&mut dyn Write>,
+    ) -> Result<Fetched> {
         let final_path = self.cache_path(expected);
-        let hit = || Fetched {
-            path: final_path.clone(),
-            cached: true,
-            tapped: false,
+        // A hit is a use: the cache's pruning evicts what was used least recently.
+        let hit = || {
+            let _ = crate::nbtest::cache::touch(&final_path);
+            Fetched {
+                path: final_path.clone(),
+                cached: true,
+                tapped: false,
+            }
         };
         if final_path.is_file() {
             return Ok(hit());
@@ -318,6 +348,7 @@ impl Fetcher {
             digest = actual.to_string();
             Ok(algo_dir.join(actual))
         })?;
+        self.record(&digest);
         Ok((fetched.path, digest))
     }
 

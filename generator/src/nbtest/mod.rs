@@ -2,8 +2,10 @@
 //! tarball, fetched with `fetch` and unpacked with `unpack`, or made by a script) -> `engine`
 //! (podman, docker or bwrap) -> `testrun` (each entry built in a container) -> `report`
 //! (summary.json, junit.xml). `shared` reads the real inputs of the shared directory;
-//! `ci_github` writes the GitHub Actions workflow of a matrix.
+//! `ci_github` writes the GitHub Actions workflow of a matrix; `cache` lists and prunes what
+//! the runs keep.
 
+pub mod cache;
 pub mod ci_github;
 pub mod engine;
 pub mod fetch;

@@ -67,6 +67,9 @@ pub struct Options {
 pub struct Run {
     pub results: Vec<EntryResult>,
     pub results_dir: PathBuf,
+    /// Short digests of the cached files the run used (stage tarballs, kernels, snapshot); their
+    /// roots and images share the digest. A prune of the cache after the run keeps them.
+    pub used: std::collections::BTreeSet<String>,
 }
 
 pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
@@ -147,6 +150,7 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
     Ok(Run {
         results,
         results_dir: opts.results.clone(),
+        used: fetcher.used(),
     })
 }
 

@@ -118,6 +118,8 @@ pub fn into_digest_dir(
     let short = &sha512[..16.min(sha512.len())];
     let target = dir.join(short);
     if target.join(COMPLETE).exists() {
+        // A use: the cache's pruning evicts the roots used least recently.
+        let _ = crate::nbtest::cache::touch(&target);
         return Ok(target);
     }
     fs::create_dir_all(dir).at(dir)?;
