@@ -93,7 +93,7 @@ impl Unit {
 }
 
 /// What a piece of debris is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StaleKind {
     /// `calls/call.*` older than [`STALE_CALL`].
     Call,

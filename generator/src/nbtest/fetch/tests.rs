@@ -53,3 +53,25 @@ fn default_cache_dir_ends_in_nbgen() {
         assert!(dir.ends_with("nbgen"));
     }
 }
+
+#[test]
+fn a_cache_hit_marks_the_file_used_and_the_run_records_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let body = b"a stage tarball";
+    let hex = hex::encode(Sha512::digest(body));
+    let expected = Expected::new("sha512", &hex).unwrap();
+    let f = Fetcher::new(cache.path(), Options::default());
+    let path = f.cache_path(&expected);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(&path, body).unwrap();
+    let week_ago = std::time::SystemTime::now() - Duration::from_secs(7 * 86400);
+    File::open(&path).unwrap().set_modified(week_ago).unwrap();
+    // No source is read on a hit: a path that does not exist proves it.
+    assert_eq!(f.fetch("/nonexistent/stage.tar", &expected).unwrap(), path);
+    let modified = fs::metadata(&path).unwrap().modified().unwrap();
+    assert!(
+        modified > week_ago + Duration::from_secs(86400),
+        "{modified:?}"
+    );
+    assert_eq!(f.used(), [hex[..16].to_string()].into());
+}

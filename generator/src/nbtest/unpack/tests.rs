@@ -16,3 +16,22 @@ fn archive_paths() {
     assert!(archive_path(b"/etc/passwd").is_err());
     assert!(archive_path(b"usr/../../x").is_err());
 }
+
+#[test]
+fn a_complete_copy_is_marked_used_when_it_is_served_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha512 = "c".repeat(128);
+    let made = into_digest_dir(&sha512, dir.path(), |staging| {
+        fs::create_dir_all(staging).at(staging)
+    })
+    .unwrap();
+    let week_ago = SystemTime::now() - Duration::from_secs(7 * 86400);
+    File::open(&made).unwrap().set_modified(week_ago).unwrap();
+    let again = into_digest_dir(&sha512, dir.path(), |_| panic!("complete: not made again"));
+    assert_eq!(again.unwrap(), made);
+    let modified = fs::metadata(&made).unwrap().modified().unwrap();
+    assert!(
+        modified > week_ago + Duration::from_secs(86400),
+        "{modified:?}"
+    );
+}
