@@ -6,7 +6,9 @@ use std::time::SystemTime;
 
 use nbgen::base::error::{Error, Result, EXIT_FAILURE, EXIT_OK};
 use nbgen::base::workspace::Workspace;
-use nbgen::nbtest::cache::{self, ExclusiveLock, Images, Inventory, NoImages, Pruned, SharedLock};
+use nbgen::nbtest::cache::{
+    self, ExclusiveLock, Images, Inventory, NoImages, Pruned, SharedLock, Store,
+};
 use nbgen::nbtest::fetch;
 
 /// The environment variable that sets the budget when no option does.
@@ -62,7 +64,7 @@ pub fn run(command: CacheCommand, manifest_path: Option<&Path>) -> Result<u8> {
             if let Some(why) = why {
                 eprintln!("nbgen cache: images not listed: {why}");
             }
-            let inv = cache::inventory(&dir, images.as_ref(), SystemTime::now())?;
+            let inv = cache::inventory(&store(&dir, images.as_ref()), SystemTime::now())?;
             print!("{}", table(&dir, &inv));
             Ok(EXIT_OK)
         }
@@ -80,14 +82,8 @@ pub fn run(command: CacheCommand, manifest_path: Option<&Path>) -> Result<u8> {
                 return Ok(EXIT_OK);
             };
             let (images, _) = images(&dir);
-            let pruned = cache::prune(
-                &dir,
-                &lock,
-                images.as_ref(),
-                &BTreeSet::new(),
-                budget,
-                dry_run,
-            )?;
+            let store = store(&dir, images.as_ref());
+            let pruned = cache::prune(&store, &lock, &BTreeSet::new(), budget, dry_run)?;
             let verb = if dry_run { "would remove" } else { "removed" };
             for unit in &pruned.removed {
                 println!("{verb} {}", unit_line(unit));
@@ -152,6 +148,17 @@ pub fn budget(option: Option<u64>) -> Result<u64> {
     }
 }
 
+/// The cache `dir` with `images`; the default cache also claims the images no cache explains.
+fn store<'a>(dir: &'a Path, images: &'a dyn Images) -> Store<'a> {
+    let absolute = |p: &Path| std::path::absolute(p).ok();
+    let default = fetch::default_cache_dir();
+    Store {
+        dir,
+        images,
+        orphan_images: default.is_some_and(|d| absolute(&d) == absolute(dir)),
+    }
+}
+
 /// The image store, or none with the reason (no podman or docker answers).
 fn images(dir: &Path) -> (Box<dyn Images>, Option<String>) {
     match cache::engine_images(dir) {
@@ -170,7 +177,7 @@ pub fn after_test(lock: SharedLock, dir: &Path, used: &BTreeSet<String>, budget:
         Err(e) => return say(format!("warning: not pruned: {e}")),
     };
     let (images, _) = images(dir);
-    match cache::prune(dir, &lock, images.as_ref(), used, budget, false) {
+    match cache::prune(&store(dir, images.as_ref()), &lock, used, budget, false) {
         Ok(pruned) => {
             let mut text = summary(&pruned, false);
             if pruned.over_budget() {

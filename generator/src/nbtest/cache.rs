@@ -130,9 +130,20 @@ impl Inventory {
     }
 }
 
-/// Reads what `cache` holds, with the stage images `images` lists; `now` decides what is stale.
-/// A cache that does not exist is empty.
-pub fn inventory(cache: &Path, images: &dyn Images, now: SystemTime) -> Result<Inventory> {
+/// A cache and where its stage images are.
+pub struct Store<'a> {
+    pub dir: &'a Path,
+    pub images: &'a dyn Images,
+    /// Whether images with no file or tree in `dir` belong to it. The engine's images are shared
+    /// by every cache on the machine: only the default cache claims those no cache explains, so
+    /// that pruning a test's scratch cache never removes the images of the user's.
+    pub orphan_images: bool,
+}
+
+/// Reads what the cache holds, with its stage images; `now` decides what is stale. A cache that
+/// does not exist is empty.
+pub fn inventory(store: &Store, now: SystemTime) -> Result<Inventory> {
+    let cache = store.dir;
     let mut units: BTreeMap<String, Unit> = BTreeMap::new();
     let mut stale = Vec::new();
     for dir in FILE_DIRS {
@@ -151,8 +162,11 @@ pub fn inventory(cache: &Path, images: &dyn Images, now: SystemTime) -> Result<I
             }
         }
     }
-    for image in images.list()? {
-        if let Some(short) = image.short().map(str::to_string) {
+    for image in store.images.list()? {
+        let Some(short) = image.short().map(str::to_string) else {
+            continue;
+        };
+        if store.orphan_images || units.contains_key(&short) {
             unit(&mut units, &short).image = Some(image);
         }
     }
@@ -322,19 +336,18 @@ impl Pruned {
     }
 }
 
-/// Evicts least recently used units of `cache` until it is within `budget`, never one of
+/// Evicts least recently used units of the cache until it is within `budget`, never one of
 /// `in_use` (short digests), and removes the stale debris. The exclusive lock proves that no run
 /// reads the cache meanwhile. With `dry_run` nothing is removed and the result says what would be.
 /// A part that cannot be removed is reported in `failed`; the rest goes on.
 pub fn prune(
-    cache: &Path,
+    store: &Store,
     _lock: &ExclusiveLock,
-    images: &dyn Images,
     in_use: &BTreeSet<String>,
     budget: u64,
     dry_run: bool,
 ) -> Result<Pruned> {
-    let inv = inventory(cache, images, SystemTime::now())?;
+    let inv = inventory(store, SystemTime::now())?;
     let plan = plan(&inv.units, in_use, budget);
     let mut pruned = Pruned {
         removed: Vec::new(),
@@ -349,7 +362,7 @@ pub fn prune(
         match if dry_run {
             Ok(())
         } else {
-            remove_unit(unit, images)
+            remove_unit(unit, store.images)
         } {
             Ok(()) => pruned.removed.push(unit.clone()),
             Err(e) => {

@@ -185,6 +185,14 @@ fn set_age(path: &Path, age: Duration) {
         .unwrap();
 }
 
+fn store<'a>(dir: &'a Path, images: &'a dyn Images, orphan_images: bool) -> Store<'a> {
+    Store {
+        dir,
+        images,
+        orphan_images,
+    }
+}
+
 const A: &str = "aaaaaaaaaaaaaaaa";
 const B: &str = "bbbbbbbbbbbbbbbb";
 
@@ -209,7 +217,7 @@ fn fake_cache() -> tempfile::TempDir {
 fn the_inventory_groups_files_roots_and_images_by_short_digest() {
     let dir = fake_cache();
     let images = FakeImages::with(&[A, "cccccccccccccccc"], 7000);
-    let inv = inventory(dir.path(), &images, SystemTime::now()).unwrap();
+    let inv = inventory(&store(dir.path(), &images, true), SystemTime::now()).unwrap();
     let shorts: Vec<&str> = inv.units.iter().map(|u| u.short.as_str()).collect();
     assert_eq!(shorts, [A, B, "cccccccccccccccc"]);
     let a = &inv.units[0];
@@ -221,6 +229,26 @@ fn the_inventory_groups_files_roots_and_images_by_short_digest() {
     assert_eq!(inv.units[2].last_used, None);
     assert_eq!(inv.bytes(), inv.disk_bytes() + 14000);
     assert!(inv.stale.is_empty());
+}
+
+#[test]
+fn a_scratch_cache_does_not_claim_the_images_of_other_caches() {
+    let dir = fake_cache();
+    let images = FakeImages::with(&[A, "cccccccccccccccc"], 7000);
+    let inv = inventory(&store(dir.path(), &images, false), SystemTime::now()).unwrap();
+    let shorts: Vec<&str> = inv.units.iter().map(|u| u.short.as_str()).collect();
+    assert_eq!(shorts, [A, B]);
+    assert_eq!(inv.image_bytes(), 7000, "A's image is its own");
+    let lock = ExclusiveLock::try_acquire(dir.path()).unwrap().unwrap();
+    let scratch = store(dir.path(), &images, false);
+    prune(&scratch, &lock, &BTreeSet::new(), 0, false).unwrap();
+    let left: Vec<String> = images
+        .images
+        .borrow()
+        .iter()
+        .map(|i| i.tag.clone())
+        .collect();
+    assert_eq!(left, [format!("{IMAGE_REPO}:cccccccccccccccc")]);
 }
 
 #[test]
@@ -238,7 +266,7 @@ fn killed_runs_leave_stale_items_the_inventory_finds_by_age() {
     }
     fs::create_dir_all(c.join("roots").join(format!(".{B}.partial"))).unwrap();
     fs::create_dir_all(c.join("roots/.trash.x.1.2")).unwrap();
-    let inv = inventory(c, &NoImages, SystemTime::now()).unwrap();
+    let inv = inventory(&store(c, &NoImages, false), SystemTime::now()).unwrap();
     let mut found: Vec<(String, StaleKind)> = inv
         .stale
         .iter()
@@ -267,7 +295,7 @@ fn a_prune_removes_the_oldest_unit_whole_and_keeps_the_one_in_use() {
     let c = dir.path();
     let images = FakeImages::with(&[A, B], 1000);
     let lock = ExclusiveLock::try_acquire(c).unwrap().unwrap();
-    let dry = prune(c, &lock, &images, &BTreeSet::new(), 0, true).unwrap();
+    let dry = prune(&store(c, &images, false), &lock, &BTreeSet::new(), 0, true).unwrap();
     assert_eq!(dry.removed.len(), 2);
     assert!(
         c.join("roots").join(A).is_dir(),
@@ -276,7 +304,7 @@ fn a_prune_removes_the_oldest_unit_whole_and_keeps_the_one_in_use() {
     assert_eq!(images.images.borrow().len(), 2);
 
     let used = BTreeSet::from([B.to_string()]);
-    let pruned = prune(c, &lock, &images, &used, 0, false).unwrap();
+    let pruned = prune(&store(c, &images, false), &lock, &used, 0, false).unwrap();
     assert_eq!(pruned.removed.len(), 1);
     assert_eq!(pruned.removed[0].short, A);
     assert_eq!((pruned.kept_units, pruned.failed.len()), (1, 0));
@@ -303,7 +331,7 @@ fn a_unit_whose_image_cannot_be_removed_keeps_its_tarball_and_is_reported() {
         ..FakeImages::with(&[A], 1000)
     };
     let lock = ExclusiveLock::try_acquire(c).unwrap().unwrap();
-    let pruned = prune(c, &lock, &images, &BTreeSet::new(), 0, false).unwrap();
+    let pruned = prune(&store(c, &images, false), &lock, &BTreeSet::new(), 0, false).unwrap();
     assert_eq!(pruned.failed.len(), 1);
     assert_eq!(pruned.failed[0].0, A);
     assert!(pruned.failed[0].1.to_string().contains("in use"));
@@ -324,11 +352,18 @@ fn a_root_is_renamed_away_before_it_is_deleted_and_debris_is_cleared() {
     fs::write(trash.join(".nbgen-complete"), "a").unwrap();
     remove_path(&root).unwrap();
     assert!(!root.exists());
-    let inv = inventory(c, &NoImages, SystemTime::now()).unwrap();
+    let inv = inventory(&store(c, &NoImages, false), SystemTime::now()).unwrap();
     assert_eq!(inv.stale.len(), 1);
     assert_eq!(inv.stale[0].kind, StaleKind::Debris);
     let lock = ExclusiveLock::try_acquire(c).unwrap().unwrap();
-    let pruned = prune(c, &lock, &NoImages, &BTreeSet::new(), u64::MAX, false).unwrap();
+    let pruned = prune(
+        &store(c, &NoImages, false),
+        &lock,
+        &BTreeSet::new(),
+        u64::MAX,
+        false,
+    )
+    .unwrap();
     assert_eq!((pruned.removed.len(), pruned.stale_removed.len()), (0, 1));
     assert!(!trash.exists());
 }
