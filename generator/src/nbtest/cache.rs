@@ -8,9 +8,8 @@
 //! its files and directories, which every run that uses them refreshes ([`touch`]).
 //!
 //! Besides units, debris of killed runs is found ([`Stale`]): overlay layers `calls/call.*` older
-//! than a day, partial downloads `files/partial/*` older than a week, and half-made or half-removed
-//! directories (`roots/.<short>.partial`, `roots/.trash.*`), which no run can be filling while a
-//! prune holds the cache's lock exclusively.
+//! than a day, partial downloads `files/partial/*` older than a week, unpacks cut off
+//! (`roots/.<short>.partial`, a day old) and removals cut off (`roots/.trash.*`).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};
@@ -99,7 +98,7 @@ pub enum StaleKind {
     Call,
     /// `files/partial/*` older than [`STALE_PARTIAL`].
     Partial,
-    /// `roots/.<short>.partial` or `.trash.*`: an unpack or a removal cut off.
+    /// `roots/.<short>.partial` a day old, or `.trash.*`: an unpack or a removal cut off.
     Debris,
 }
 
@@ -145,7 +144,6 @@ pub struct Store<'a> {
 pub fn inventory(store: &Store, now: SystemTime) -> Result<Inventory> {
     let cache = store.dir;
     let mut units: BTreeMap<String, Unit> = BTreeMap::new();
-    let mut stale = Vec::new();
     for dir in FILE_DIRS {
         for (name, path) in entries(&cache.join(dir))? {
             if name.len() > SHORT_LEN && is_short(&name[..SHORT_LEN]) {
@@ -157,8 +155,6 @@ pub fn inventory(store: &Store, now: SystemTime) -> Result<Inventory> {
         for (name, path) in entries(&cache.join(dir))? {
             if is_short(&name) {
                 unit(&mut units, &name).trees.push(path);
-            } else if name.starts_with(".trash.") || name.ends_with(".partial") {
-                stale.push(stale_item(path, StaleKind::Debris)?);
             }
         }
     }
@@ -178,26 +174,9 @@ pub fn inventory(store: &Store, now: SystemTime) -> Result<Inventory> {
             u.disk_bytes += disk_usage(path, &mut seen)?;
         }
     }
-    stale.extend(aged(
-        cache,
-        "calls",
-        "call.",
-        STALE_CALL,
-        StaleKind::Call,
-        now,
-    )?);
-    let partial = aged(
-        cache,
-        "files/partial",
-        "",
-        STALE_PARTIAL,
-        StaleKind::Partial,
-        now,
-    )?;
-    stale.extend(partial);
     Ok(Inventory {
         units: units.into_values().collect(),
-        stale,
+        stale: stale(cache, now)?,
     })
 }
 
@@ -221,6 +200,37 @@ fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
         }
     }
     out.sort();
+    Ok(out)
+}
+
+/// What killed runs left in `cache`, as of `now`.
+fn stale(cache: &Path, now: SystemTime) -> Result<Vec<Stale>> {
+    let mut out = aged(cache, "calls", "call.", STALE_CALL, StaleKind::Call, now)?;
+    let partial = aged(
+        cache,
+        "files/partial",
+        "",
+        STALE_PARTIAL,
+        StaleKind::Partial,
+        now,
+    )?;
+    out.extend(partial);
+    for dir in TREE_DIRS {
+        // An unpack in progress stages its tree as `.<short>.partial`: one a day old was cut off.
+        // (The lock keeps runs out during a prune; the age keeps out nbgen versions before it.)
+        let cut_off = aged(cache, dir, ".", STALE_CALL, StaleKind::Debris, now)?;
+        out.extend(
+            cut_off
+                .into_iter()
+                .filter(|s| s.path.extension().is_some_and(|e| e == "partial")),
+        );
+        // A removal cut off after its rename: nobody uses these, whatever their age.
+        for (name, path) in entries(&cache.join(dir))? {
+            if name.starts_with(".trash.") {
+                out.push(stale_item(path, StaleKind::Debris)?);
+            }
+        }
+    }
     Ok(out)
 }
 

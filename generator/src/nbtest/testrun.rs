@@ -89,14 +89,7 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
     // Stand-in distfiles first: the overlay under test pins them.
     let distdir = opts.results.join(".distfiles");
     let stand_ins = stand_ins_in(ws, matrix.stand_ins.as_deref(), &distdir)?;
-    let overlay_dir = match &opts.overlay {
-        Some(dir) => dir.clone(),
-        None => {
-            let dir = opts.results.join(".overlay");
-            write_test_overlay(ws, &stand_ins, &BTreeMap::new(), &dir)?;
-            dir
-        }
-    };
+    let overlay_dir = test_overlay(ws, opts, &stand_ins)?;
     let overlay_hash = tree_hash(&tree::read(&overlay_dir)?);
 
     // What the entries build on is acquired first, where the lock file can be written. A failure
@@ -152,6 +145,21 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
         results_dir: opts.results.clone(),
         used: fetcher.used(),
     })
+}
+
+/// The overlay the entries test: the one given, else the spec's with the stand-ins pinned,
+/// written beside the results.
+fn test_overlay(
+    ws: &Workspace,
+    opts: &Options,
+    stand_ins: &BTreeMap<String, manifest::Measured>,
+) -> Result<PathBuf> {
+    if let Some(dir) = &opts.overlay {
+        return Ok(dir.clone());
+    }
+    let dir = opts.results.join(".overlay");
+    write_test_overlay(ws, stand_ins, &BTreeMap::new(), &dir)?;
+    Ok(dir)
 }
 
 /// One stage image per distinct stage of `entries`, by the stage's key; a stage whose sources

@@ -265,6 +265,9 @@ fn killed_runs_leave_stale_items_the_inventory_finds_by_age() {
         set_age(&c.join("files/partial").join(name), HOUR * age);
     }
     fs::create_dir_all(c.join("roots").join(format!(".{B}.partial"))).unwrap();
+    set_age(&c.join("roots").join(format!(".{B}.partial")), HOUR * 25);
+    // Another run may be unpacking this one right now.
+    fs::create_dir_all(c.join("roots").join(format!(".{A}.partial"))).unwrap();
     fs::create_dir_all(c.join("roots/.trash.x.1.2")).unwrap();
     let inv = inventory(&store(c, &NoImages, false), SystemTime::now()).unwrap();
     let mut found: Vec<(String, StaleKind)> = inv
