@@ -65,7 +65,7 @@ pub fn run(command: CacheCommand, manifest_path: Option<&Path>) -> Result<u8> {
                 eprintln!("nbgen cache: images not listed: {why}");
             }
             let inv = cache::inventory(&store(&dir, images.as_ref()), SystemTime::now())?;
-            print!("{}", table(&dir, &inv));
+            print!("{}", table(&dir, &inv, images.name()));
             Ok(EXIT_OK)
         }
         CacheCommand::Prune {
@@ -290,10 +290,10 @@ fn unit_line(unit: &cache::Unit) -> String {
 }
 
 /// The table of `nbgen cache list`, least recently used first: the order prune removes them.
-fn table(dir: &Path, inv: &Inventory) -> String {
+fn table(dir: &Path, inv: &Inventory, engine: &str) -> String {
     let mut units: Vec<&cache::Unit> = inv.units.iter().collect();
     units.sort_by_key(|u| (u.last_used, u.short.clone()));
-    let mut out = format!("cache {}\n", dir.display());
+    let mut out = format!("cache {} (images: {engine})\n", dir.display());
     let row = |a: &str, b: &str, c: &str, d: &str, e: &str| {
         format!("{a:<16}  {b:<24}  {c:>10}  {d:>10}  {e}\n")
     };
@@ -309,7 +309,7 @@ fn table(dir: &Path, inv: &Inventory) -> String {
         ));
     }
     out.push_str(&format!(
-        "{} stage{} or file{}: {} on disk + {} in images = {} (`nbgen cache prune` keeps {} by default)\n",
+        "{} stage{} or file{}: {} on disk + {} in images = {} (default budget {})\n",
         inv.units.len(),
         plural(inv.units.len()),
         plural(inv.units.len()),

@@ -10,6 +10,9 @@ use crate::base::error::{Error, Result};
 /// The repository every stage image is tagged in (engine.rs `prepare`).
 pub const IMAGE_REPO: &str = "localhost/nb-stage";
 
+/// Further tries of a listing that failed.
+const LIST_TRIES: u32 = 3;
+
 /// A stage image: its tag and, where the engine tells it, its size in bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageInfo {
@@ -53,8 +56,8 @@ impl Images for NoImages {
 
 /// podman's or docker's image store, through its command line.
 pub struct EngineImages {
-    program: &'static str,
-    conf: Option<PathBuf>,
+    pub(super) program: String,
+    pub(super) conf: Option<PathBuf>,
 }
 
 /// The image store of the first of podman and docker that answers, or why none does.
@@ -64,7 +67,7 @@ pub fn engine_images(cache: &Path) -> std::result::Result<EngineImages, String> 
         // The podman configuration nbgen test wrote, so both see the same storage settings.
         let conf = cache.join("containers.conf");
         let store = EngineImages {
-            program,
+            program: program.to_string(),
             conf: (program == "podman" && conf.is_file()).then_some(conf),
         };
         match store.output(&["images", "--format", "{{.Repository}}:{{.Tag}}"]) {
@@ -77,7 +80,7 @@ pub fn engine_images(cache: &Path) -> std::result::Result<EngineImages, String> 
 
 impl EngineImages {
     fn output(&self, args: &[&str]) -> Result<String> {
-        let mut cmd = Command::new(self.program);
+        let mut cmd = Command::new(&self.program);
         if let Some(conf) = &self.conf {
             cmd.env("CONTAINERS_CONF", conf);
         }
@@ -99,11 +102,22 @@ impl EngineImages {
 
 impl Images for EngineImages {
     fn name(&self) -> &str {
-        self.program
+        &self.program
     }
 
     fn list(&self) -> Result<Vec<ImageInfo>> {
-        let listed = self.output(&["images", "--format", "{{.Repository}}:{{.Tag}}"])?;
+        let args = ["images", "--format", "{{.Repository}}:{{.Tag}}"];
+        // podman fails the whole listing when an image vanishes while it reads (another process
+        // removing one): measured here as "image not known". A second look finds it gone.
+        let mut listed = self.output(&args);
+        for _ in 0..LIST_TRIES {
+            if listed.is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            listed = self.output(&args);
+        }
+        let listed = listed?;
         let tags: Vec<&str> = listed
             .lines()
             .map(str::trim)

@@ -160,6 +160,12 @@ impl FakeImages {
     }
 }
 
+impl FakeImages {
+    fn tags(&self) -> Vec<String> {
+        self.images.borrow().iter().map(|i| i.tag.clone()).collect()
+    }
+}
+
 impl Images for FakeImages {
     fn name(&self) -> &str {
         "fake"
@@ -242,12 +248,7 @@ fn a_scratch_cache_does_not_claim_the_images_of_other_caches() {
     let lock = ExclusiveLock::try_acquire(dir.path()).unwrap().unwrap();
     let scratch = store(dir.path(), &images, false);
     prune(&scratch, &lock, &BTreeSet::new(), 0, false).unwrap();
-    let left: Vec<String> = images
-        .images
-        .borrow()
-        .iter()
-        .map(|i| i.tag.clone())
-        .collect();
+    let left = images.tags();
     assert_eq!(left, [format!("{IMAGE_REPO}:cccccccccccccccc")]);
 }
 
@@ -316,12 +317,7 @@ fn a_prune_removes_the_oldest_unit_whole_and_keeps_the_one_in_use() {
     assert!(roots.is_empty(), "no root, no trash left: {roots:?}");
     assert!(!c.join("files/sha512").join(A.repeat(8)).exists());
     assert!(c.join("files/sha512").join(B.repeat(8)).exists());
-    let left: Vec<String> = images
-        .images
-        .borrow()
-        .iter()
-        .map(|i| i.tag.clone())
-        .collect();
+    let left = images.tags();
     assert_eq!(left, [format!("{IMAGE_REPO}:{B}")]);
 }
 
@@ -369,4 +365,33 @@ fn a_root_is_renamed_away_before_it_is_deleted_and_debris_is_cleared() {
     .unwrap();
     assert_eq!((pruned.removed.len(), pruned.stale_removed.len()), (0, 1));
     assert!(!trash.exists());
+}
+
+#[test]
+fn a_listing_that_fails_while_an_image_vanishes_is_tried_again() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("podman");
+    // Fails its first listing as podman does when an image is removed meanwhile.
+    let script = format!(
+        "#!/bin/sh\n\
+         n=$(cat {d}/n 2>/dev/null || echo 0); echo $((n + 1)) > {d}/n\n\
+         if [ \"$n\" = 0 ]; then echo 'Error: image not known' >&2; exit 125; fi\n\
+         case \"$1\" in images) echo {IMAGE_REPO}:{A}; echo other:1;; image) echo 4096;; esac\n",
+        d = dir.path().display()
+    );
+    fs::write(&fake, script).unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+    let store = EngineImages {
+        program: fake.display().to_string(),
+        conf: None,
+    };
+    let listed = store.list().unwrap();
+    assert_eq!(
+        listed,
+        [ImageInfo {
+            tag: format!("{IMAGE_REPO}:{A}"),
+            bytes: Some(4096),
+        }]
+    );
 }
