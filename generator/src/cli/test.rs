@@ -7,6 +7,8 @@ use nbgen::base::workspace::Workspace;
 use nbgen::nbtest::cache::SharedLock;
 use nbgen::nbtest::{cache, engine, report, testrun, Note};
 
+use super::progress;
+
 /// The options of `nbgen test`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -65,7 +67,8 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
         overlay: args.overlay,
         force: args.force,
     };
-    let run = testrun::run(&ws, &opts, &say)?;
+    let screen = progress::Screen::new();
+    let run = testrun::run(&ws, &opts, &|note| screen.show(note, line))?;
     print!("{}", report::table(&run.results));
     println!(
         "results: {} (summary.json, junit.xml)",
@@ -89,9 +92,10 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
     })
 }
 
-/// What `nbgen test` tells while it works, on stderr (stdout holds the table and the totals).
-fn say(note: Note) {
-    let text = match note {
+/// The words for what `nbgen test` tells while it works, on stderr (stdout holds the table and
+/// the totals); progress notes are drawn by [`progress::Screen`].
+fn line(note: Note) -> String {
+    match note {
         Note::Started {
             engine,
             entries,
@@ -117,6 +121,8 @@ fn say(note: Note) {
             lock.display()
         ),
         Note::Failed { phase, error } => format!("{phase} failed: {error}"),
-    };
-    eprintln!("nbgen test: {text}");
+        Note::EntryPhase { entry, phase } => format!("{entry}: {phase}"),
+        Note::EntryDone { entry, status } => format!("{entry}: {}", status.as_str()),
+        Note::Download { source, .. } => format!("downloading {source}"),
+    }
 }
