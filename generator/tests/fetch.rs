@@ -775,21 +775,8 @@ fn the_size_pinned_in_the_lock_file_limits_a_download() {
 #[test]
 fn a_url_stage_is_unpacked_while_it_downloads_once_per_digest() {
     use nbgen::nbtest::engine::{Engine, Image, Kind};
-    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
-        Vec::new(),
-        flate2::Compression::fast(),
-    ));
     let data = body();
-    let mut header = tar::Header::new_gnu();
-    header.set_size(data.len() as u64);
-    header.set_mode(0o644);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_mtime(1_700_000_000);
-    header.set_cksum();
-    tar.append_data(&mut header, "etc/stage-file", &data[..])
-        .unwrap();
-    let gz = tar.into_inner().unwrap().finish().unwrap();
+    let gz = stage_tar_gz(&data);
     let served = gz.clone();
     let server = Server::start(move |_, req, stream, _| serve(&served, req, stream));
     let dir = tempfile::tempdir().unwrap();
@@ -829,4 +816,117 @@ fn a_url_stage_is_unpacked_while_it_downloads_once_per_digest() {
         asked,
         "a complete root is not fetched again"
     );
+}
+
+/// podman with the configuration nbgen's engine writes into `engine_dir`.
+fn podman(engine_dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("podman")
+        .env("CONTAINERS_CONF", engine_dir.join("containers.conf"))
+        .args(["--runtime", "runc", "--cgroup-manager", "cgroupfs"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+// podman imports a URL stage from the download's pipe; the stage's tag appears only for verified
+// bytes, and no temporary tag is left either way.
+#[test]
+fn a_url_stage_is_imported_while_it_downloads_once_per_digest() {
+    use nbgen::nbtest::engine::{Engine, Image, Kind};
+    let data = body();
+    let gz = stage_tar_gz(&data);
+    let served = gz.clone();
+    let server = Server::start(move |_, req, stream, _| serve(&served, req, stream));
+    let dir = tempfile::tempdir().unwrap();
+    let engine_dir = dir.path().join("engine");
+    let engine = match Engine::detect(Some(Kind::Podman), &engine_dir) {
+        Ok(e) => e,
+        Err(e) if std::env::var_os("NBGEN_REQUIRE_TOOLS").is_none() => {
+            eprintln!("SKIPPED: no podman engine here: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let fetcher = Fetcher::new(dir.path().join("cache"), quick());
+    let url = server.url("/stage.tar.gz");
+    let expected = sha512(&gz);
+    let tag = format!("localhost/nb-stage:{}", &expected.hex()[..16]);
+    let tags = || {
+        let out = podman(
+            &engine_dir,
+            &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Another test's stage may share nothing with this one: its digest is this body's.
+    let _ = podman(&engine_dir, &["rmi", "-f", &tag]);
+
+    // Bytes of the right length but another digest: refused, and no tag of this stage appears.
+    let wrong = sha512(b"other bytes");
+    assert!(engine.prepare_streamed(&fetcher, &url, &wrong).is_err());
+    let after = tags();
+    assert!(!after.contains("nb-stage-incoming"), "{after}");
+
+    let image = engine.prepare_streamed(&fetcher, &url, &expected).unwrap();
+    assert!(
+        matches!(&image, Some(Image::Tagged(t)) if *t == tag),
+        "{image:?}"
+    );
+    let after = tags();
+    assert!(
+        after.contains(&tag) && !after.contains("nb-stage-incoming"),
+        "{after}"
+    );
+    // The image holds the stage's file: exported from a container made (not run) from it.
+    let name = format!("nb-fetch-test-{}", std::process::id());
+    assert!(
+        podman(&engine_dir, &["create", "--name", &name, &tag, "/none"])
+            .status
+            .success()
+    );
+    let export = podman(&engine_dir, &["export", &name]);
+    let _ = podman(&engine_dir, &["rm", "-f", &name]);
+    let mut archive = tar::Archive::new(&export.stdout[..]);
+    let file = archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.path().unwrap().ends_with("etc/stage-file"))
+        .map(|mut e| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+            bytes
+        });
+    assert_eq!(file.as_deref(), Some(&data[..]));
+    assert!(
+        fetcher.cache_path(&expected).is_file(),
+        "the tarball is kept in the cache"
+    );
+    let asked = server.requests().len();
+    let again = engine.prepare_streamed(&fetcher, &url, &expected).unwrap();
+    assert!(matches!(again, Some(Image::Tagged(t)) if t == tag));
+    assert_eq!(
+        server.requests().len(),
+        asked,
+        "an imported stage is not fetched again"
+    );
+    let _ = podman(&engine_dir, &["rmi", "-f", &tag]);
+}
+
+/// A gzipped stage tarball holding `data` as etc/stage-file.
+fn stage_tar_gz(data: &[u8]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(1_700_000_000);
+    header.set_cksum();
+    tar.append_data(&mut header, "etc/stage-file", data)
+        .unwrap();
+    tar.into_inner().unwrap().finish().unwrap()
 }

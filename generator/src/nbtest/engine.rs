@@ -141,19 +141,10 @@ impl Engine {
     /// Makes the verified stage tarball runnable, once per digest: `import` for podman and docker
     /// (offline; nothing is pulled), an unpacked root for bwrap.
     pub fn prepare(&self, tarball: &Path, sha512: &str) -> Result<Image> {
-        let short = &sha512[..16];
         match self.kind {
             Kind::Podman | Kind::Docker => {
-                let tag = format!("localhost/nb-stage:{short}");
-                let exists = self
-                    .command(self.program())
-                    .args(["image", "inspect", &tag])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false);
-                if !exists {
+                let tag = stage_tag(sha512);
+                if !self.image_exists(&tag) {
                     let out = self
                         .command(self.program())
                         .arg("import")
@@ -162,14 +153,7 @@ impl Engine {
                         .output()
                         .at(tarball)?;
                     if !out.status.success() {
-                        return Err(Error::io(
-                            tarball,
-                            std::io::Error::other(format!(
-                                "{} import failed: {}",
-                                self.kind,
-                                String::from_utf8_lossy(&out.stderr).trim()
-                            )),
-                        ));
+                        return Err(self.import_failed(tarball, &out.stderr));
                     }
                 }
                 Ok(Image::Tagged(tag))
@@ -181,9 +165,32 @@ impl Engine {
         }
     }
 
-    /// For bwrap, a stage named by URL whose digest is known: downloaded and unpacked in one pass
-    /// (nbtest/stream.rs) into the root for that digest, the tarball kept in the cache. Other
-    /// engines import a verified file: None, the caller fetches first.
+    fn image_exists(&self, tag: &str) -> bool {
+        self.command(self.program())
+            .args(["image", "inspect", tag])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    fn import_failed(&self, what: &Path, stderr: &[u8]) -> Error {
+        Error::io(
+            what,
+            std::io::Error::other(format!(
+                "{} import failed: {}",
+                self.kind,
+                String::from_utf8_lossy(stderr).trim()
+            )),
+        )
+    }
+
+    /// A stage named by URL whose digest is known, downloaded and made runnable in one pass, the
+    /// tarball kept in the cache: bwrap unpacks it into the root for that digest
+    /// (nbtest/stream.rs); podman and docker import it from a pipe under a temporary tag, which
+    /// becomes the stage's tag only once the download is verified. None when the pass could not
+    /// make the image (the file was already in the cache, or the import could not follow): the
+    /// caller fetches, a cache hit by then, and [`Engine::prepare`]s the verified file.
     pub fn prepare_streamed(
         &self,
         fetcher: &crate::nbtest::fetch::Fetcher,
@@ -191,12 +198,73 @@ impl Engine {
         expected: &crate::nbtest::fetch::Expected,
     ) -> Result<Option<Image>> {
         if self.kind != Kind::Bwrap {
-            return Ok(None);
+            return self.import_streamed(fetcher, url, expected);
         }
         let root = unpack::into_digest_dir(expected.hex(), &self.cache.join("roots"), |staging| {
             crate::nbtest::stream::fetch_unpack(fetcher, url, expected, staging).map(|_| ())
         })?;
         Ok(Some(Image::Root(root)))
+    }
+
+    fn import_streamed(
+        &self,
+        fetcher: &crate::nbtest::fetch::Fetcher,
+        url: &str,
+        expected: &crate::nbtest::fetch::Expected,
+    ) -> Result<Option<Image>> {
+        let tag = stage_tag(expected.hex());
+        if self.image_exists(&tag) {
+            return Ok(Some(Image::Tagged(tag)));
+        }
+        if fetcher.cache_path(expected).is_file() {
+            return Ok(None);
+        }
+        // Named after this process: two runs importing the same stage do not share it.
+        let incoming = format!(
+            "{}-incoming:{}-{}",
+            crate::nbtest::cache::IMAGE_REPO,
+            &expected.hex()[..16],
+            std::process::id()
+        );
+        let mut child = self
+            .command(self.program())
+            .args(["import", "-", &incoming])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .at(Path::new(self.program()))?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let fetched = fetcher.fetch_tapped(url, expected, &mut stdin);
+        // End of the stream for the import.
+        drop(stdin);
+        let imported = child.wait_with_output().at(Path::new(self.program()));
+        let untag = |name: &str| {
+            let _ = self
+                .command(self.program())
+                .args(["rmi", name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        match (fetched, imported) {
+            (Ok(f), Ok(out)) if f.tapped && out.status.success() => {
+                let tagged = self
+                    .command(self.program())
+                    .args(["tag", &incoming, &tag])
+                    .output()
+                    .at(Path::new(self.program()))?;
+                untag(&incoming);
+                if !tagged.status.success() {
+                    return Err(self.import_failed(&f.path, &tagged.stderr));
+                }
+                Ok(Some(Image::Tagged(tag)))
+            }
+            (fetched, _) => {
+                untag(&incoming);
+                fetched.map(|_| None)
+            }
+        }
     }
 
     /// Runs `script` with bash in a fresh container from `image`, without network, with `mounts`;
@@ -282,6 +350,11 @@ impl Engine {
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", &inner]);
         Ok(cmd)
     }
+}
+
+/// The tag of the stage image with SHA512 `sha512` (hex).
+fn stage_tag(sha512: &str) -> String {
+    format!("{}:{}", crate::nbtest::cache::IMAGE_REPO, &sha512[..16])
 }
 
 /// The sandbox's bwrap options, shared with ci/in-stage: generator/sandbox/bwrap.args.

@@ -216,9 +216,9 @@ fn acquire_stages(
     images
 }
 
-/// A stage named by URL with a known digest, for an engine that unpacks stages itself (bwrap):
-/// downloaded, hashed and unpacked in one pass, so that what follows (the fetch, a cache hit; the
-/// engine's prepare, a complete root) has nothing left to do.
+/// A stage named by URL with a known digest: downloaded, hashed and unpacked (bwrap) or imported
+/// (podman, docker) in one pass, so that what follows (the fetch, a cache hit; the engine's
+/// prepare, a complete root or a tagged image) has nothing left to do.
 fn stage_stream(
     stage: &crate::nbtest::matrix::Stage,
     engine: &Engine,
