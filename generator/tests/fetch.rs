@@ -253,21 +253,26 @@ fn digest_mismatch_leaves_nothing_behind() {
     assert_eq!(server.requests()[0].path, "/stage3.tar.xz");
 }
 
-#[test]
-fn transfer_cut_mid_body_resumes_with_range() {
+/// A server that, the first time, announces the whole length of [`body`], sends `cut` bytes and
+/// closes the connection; then serves normally (with Range).
+fn cut_once_at(cut: usize) -> Server {
     let served = body();
-    let half = served.len() / 2;
-    let server = Server::start(move |n, req, s, _| {
+    Server::start(move |n, req, s, _| {
         if n == 0 {
-            // The whole length announced, half the bytes sent, then the connection closes.
             head(s, "200 OK", &[format!("Content-Length: {}", served.len())]);
-            let _ = s.write_all(&served[..half]);
+            let _ = s.write_all(&served[..cut]);
             let _ = s.flush();
             let _ = s.shutdown(std::net::Shutdown::Both);
         } else {
             serve(&served, req, s);
         }
-    });
+    })
+}
+
+#[test]
+fn transfer_cut_mid_body_resumes_with_range() {
+    let half = body().len() / 2;
+    let server = cut_once_at(half);
     let cache = tempfile::tempdir().unwrap();
     let mut tap = Vec::new();
     let fetched = Fetcher::new(cache.path(), quick())
@@ -287,19 +292,9 @@ fn transfer_cut_mid_body_resumes_with_range() {
 // The notes tell a progress display where a download is, across a break and its resumption.
 #[test]
 fn a_download_tells_its_progress_across_a_break() {
-    let served = body();
-    let len = served.len() as u64;
-    let half = served.len() / 2;
-    let server = Server::start(move |n, req, s, _| {
-        if n == 0 {
-            head(s, "200 OK", &[format!("Content-Length: {}", served.len())]);
-            let _ = s.write_all(&served[..half]);
-            let _ = s.flush();
-            let _ = s.shutdown(std::net::Shutdown::Both);
-        } else {
-            serve(&served, req, s);
-        }
-    });
+    let len = body().len() as u64;
+    let half = body().len() / 2;
+    let server = cut_once_at(half);
     let cache = tempfile::tempdir().unwrap();
     let seen = std::sync::Mutex::new(Vec::new());
     let notes = |note: Note| {
