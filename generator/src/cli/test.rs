@@ -60,6 +60,7 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
     };
     let run = testrun::run(&ws, &opts, &say)?;
     print!("{}", report::table(&run.results));
+    print!("{}", report::failure_tails(&run.results, 15));
     println!(
         "results: {} (summary.json, junit.xml)",
         run.results_dir.display()

@@ -37,12 +37,14 @@ use crate::regen::render;
 use crate::regen::tree;
 
 mod entry;
+mod expected;
 mod kernel;
 mod local;
 mod results;
 mod script;
 
 use entry::*;
+use expected::*;
 use local::*;
 use results::*;
 pub use script::entry_key;

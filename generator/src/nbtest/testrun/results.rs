@@ -7,7 +7,7 @@ use super::*;
 pub(super) fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
     let checks = dir.join("out/checks");
     let release = fs::read_to_string(checks.join("kernel-release")).unwrap_or_default();
-    check_names(entry)
+    module_check_names(entry)
         .into_iter()
         .map(|name| {
             let log = checks.join(format!("{name}.log"));
@@ -100,6 +100,13 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
             .packages
             .iter()
             .map(|atom| refusal_result(atom, by_atom.get(atom).copied(), distfile, dir))
+            .collect();
+    }
+    if let Some(message) = entry.expect.as_ref().and_then(|x| x.refused.as_deref()) {
+        return entry
+            .packages
+            .iter()
+            .map(|atom| refused_result(atom, by_atom.get(atom).copied(), message, dir))
             .collect();
     }
     entry
