@@ -67,7 +67,7 @@ find /var/db/pkg -mindepth 3 -maxdepth 3 -name CONTENTS -newer /var/tmp/nb-start
 done
 for f in {{expect_files}}; do
 	[ -f "/$f" ] || continue
-	mkdir -p "/out/expect/files/$(dirname "$f")" && cp "/$f" "/out/expect/files/$f"
+	mkdir -p "/out/expect/files/$(dirname "$f")" && cp -p "/$f" "/out/expect/files/$f"
 done
 {{/if}}
 {{#if checks}}

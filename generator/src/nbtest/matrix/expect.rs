@@ -35,6 +35,8 @@ pub struct Expect {
     pub holds: Vec<FileText>,
     /// Installed files that exist and do not contain a text.
     pub lacks: Vec<FileText>,
+    /// Installed files that are executable.
+    pub executable: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,6 +59,7 @@ impl Expect {
             ("log", self.log.is_empty()),
             ("holds", self.holds.is_empty()),
             ("lacks", self.lacks.is_empty()),
+            ("executable", self.executable.is_empty()),
         ] {
             if !empty {
                 names.push(name);
@@ -65,13 +68,14 @@ impl Expect {
         names
     }
 
-    /// The files whose contents are checked (holds, lacks), each once.
+    /// The files copied out of the container to be checked (holds, lacks, executable), each once.
     pub fn files(&self) -> Vec<&str> {
         let mut files: Vec<&str> = self
             .holds
             .iter()
             .chain(&self.lacks)
             .map(|f| f.file.as_str())
+            .chain(self.executable.iter().map(String::as_str))
             .collect();
         files.sort_unstable();
         files.dedup();
@@ -150,6 +154,7 @@ impl Ctx<'_> {
             log: self.texts(&raw.log, "log")?,
             holds: self.file_texts(&raw.holds)?,
             lacks: self.file_texts(&raw.lacks)?,
+            executable: self.rooted_paths(&raw.executable, "executable")?,
         };
         if expect.refused.is_some() {
             let installed = [
@@ -157,6 +162,7 @@ impl Ctx<'_> {
                 ("absent", raw.absent.first().map(|v| self.loc.of(v))),
                 ("holds", raw.holds.first().map(|v| self.loc.of(v))),
                 ("lacks", raw.lacks.first().map(|v| self.loc.of(v))),
+                ("executable", raw.executable.first().map(|v| self.loc.of(v))),
             ];
             if let Some((field, Some(at))) = installed.into_iter().find(|(_, at)| at.is_some()) {
                 return Err(crate::base::error::Error::input(
@@ -168,7 +174,7 @@ impl Ctx<'_> {
         if expect.check_names().is_empty() {
             return Err(self.loc.err(
                 e,
-                "expect asks for nothing: set outcome = \"refused\" with a message, or installs, absent, log, holds or lacks",
+                "expect asks for nothing: set outcome = \"refused\" with a message, or installs, absent, log, holds, lacks or executable",
             ));
         }
         Ok(expect)
@@ -274,3 +280,6 @@ impl Ctx<'_> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -127,6 +127,8 @@ pub(super) struct RawExpect {
     pub(super) holds: Vec<Spanned<RawFileText>>,
     #[serde(default)]
     pub(super) lacks: Vec<Spanned<RawFileText>>,
+    #[serde(default)]
+    pub(super) executable: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

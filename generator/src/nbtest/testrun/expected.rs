@@ -26,7 +26,8 @@ pub(super) fn collect_expectations(expect: &Expect, dir: &Path) -> Vec<CheckResu
                 "absent" => present_texts(&expect.absent, &installed),
                 "log" => unsaid(&expect.log, &logs),
                 "holds" => file_texts(&expect.holds, dir, true),
-                _ => file_texts(&expect.lacks, dir, false),
+                "lacks" => file_texts(&expect.lacks, dir, false),
+                _ => not_executable(&expect.executable, dir),
             };
             let log = out.join(format!("{name}.log"));
             // refused.log holds the packages' verdicts (refused_result); judge shows them.
@@ -213,6 +214,25 @@ fn file_texts(checks: &[FileText], dir: &Path, want: bool) -> Option<String> {
                 )
             })
         })
+        .collect();
+    (!problems.is_empty()).then(|| problems.join("\n"))
+}
+
+/// The copies keep the installed files' modes (`cp -p`).
+fn not_executable(files: &[String], dir: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let problems: Vec<String> = files
+        .iter()
+        .filter_map(
+            |f| match fs::metadata(dir.join("out/expect/files").join(f)) {
+                Err(_) => Some(format!("{f} is not installed")),
+                Ok(m) if m.permissions().mode() & 0o111 == 0 => Some(format!(
+                    "{f} is not executable (mode {:o})",
+                    m.permissions().mode() & 0o7777
+                )),
+                Ok(_) => None,
+            },
+        )
         .collect();
     (!problems.is_empty()).then(|| problems.join("\n"))
 }

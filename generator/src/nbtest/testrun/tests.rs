@@ -391,6 +391,16 @@ fn expect_dir() -> tempfile::TempDir {
         fs::create_dir_all(out.join(rel).parent().unwrap()).unwrap();
         fs::write(out.join(rel), text).unwrap();
     }
+    use std::os::unix::fs::PermissionsExt;
+    let tool = out.join("expect/files/usr/sbin/t");
+    fs::create_dir_all(tool.parent().unwrap()).unwrap();
+    fs::write(&tool, "#!/bin/sh\n").unwrap();
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        out.join("expect/files/etc/m.conf"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     dir
 }
 
@@ -419,7 +429,7 @@ fn expectations_pass_and_fail_on_what_was_installed_and_logged() {
         "etc\netc/m.conf\nlib/q.ko\n"
     );
     let bad = verdicts(
-        r#"expect = { installs = ["lib/intermodule.ko"], absent = ["q.ko"], log = ["2.6.20"], holds = [{ file = "etc/m.conf", text = "qla2400" }], lacks = [{ file = "etc/none", text = "x" }] }"#,
+        r#"expect = { installs = ["lib/intermodule.ko"], absent = ["q.ko"], log = ["2.6.20"], holds = [{ file = "etc/m.conf", text = "qla2400" }], lacks = [{ file = "etc/none", text = "x" }], executable = ["etc/m.conf", "usr/none"] }"#,
     );
     let want = [
         ("installs", "not installed: lib/intermodule.ko"),
@@ -427,6 +437,10 @@ fn expectations_pass_and_fail_on_what_was_installed_and_logged() {
         ("log", "no log says: 2.6.20"),
         ("holds", "etc/m.conf does not hold \"qla2400\""),
         ("lacks", "etc/none is not installed"),
+        (
+            "executable",
+            "etc/m.conf is not executable (mode 644)\nusr/none is not installed",
+        ),
     ];
     for ((name, outcome, log), (want_name, part)) in bad.iter().zip(want) {
         assert_eq!((name.as_str(), *outcome), (want_name, Outcome::Failed));
