@@ -61,12 +61,7 @@ pub(super) fn refused_result(
     dir: &Path,
 ) -> PackageResult {
     let Some((rc, secs, n)) = ran else {
-        return PackageResult {
-            atom: atom.to_string(),
-            outcome: Outcome::NotRun,
-            duration: None,
-            failure: None,
-        };
+        return not_run(atom);
     };
     let emerge_log =
         fs::read_to_string(dir.join(format!("out/logs/{n}.emerge.log"))).unwrap_or_default();
