@@ -154,9 +154,13 @@ pub enum Layout {
     Prepared,
     /// Configured, never prepared.
     Unprepared,
-    /// A `make O=` build: the source tree (DIR/src) mounted at `src`, the output tree (DIR/out)
-    /// at `out`.
-    Split { src: String, out: String },
+    /// A `make O=` build: the source tree (DIR/src) mounted at `src` (unless `mount_src` is
+    /// false: an output tree whose sources are missing), the output tree (DIR/out) at `out`.
+    Split {
+        src: String,
+        out: String,
+        mount_src: bool,
+    },
 }
 
 impl Fixture {
@@ -170,7 +174,7 @@ impl Fixture {
             match &self.layout {
                 Layout::Prepared => "prepared".to_string(),
                 Layout::Unprepared => "unprepared".to_string(),
-                Layout::Split { src, out } => format!("split:{src}:{out}"),
+                Layout::Split { src, out, .. } => format!("split:{src}:{out}"),
             },
         ]
     }

@@ -85,7 +85,11 @@ impl Ctx<'_> {
                         "split: src and out must be two trees, neither inside the other",
                     ));
                 }
-                Ok(Layout::Split { src, out })
+                Ok(Layout::Split {
+                    src,
+                    out,
+                    mount_src: s.mount_src.unwrap_or(true),
+                })
             }
         }
     }

@@ -163,4 +163,6 @@ pub(super) struct RawSetupFile {
 pub(super) struct RawSplit {
     pub(super) src: Spanned<String>,
     pub(super) out: Spanned<String>,
+    /// false: only the output tree is mounted (the sources it names are missing).
+    pub(super) mount_src: Option<bool>,
 }

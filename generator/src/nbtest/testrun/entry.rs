@@ -212,7 +212,7 @@ impl EntryCtx<'_> {
 
 /// The kernel tree at /usr/src/linux, or a make O= fixture's source and output trees where the
 /// entry puts them.
-fn kernel_mounts(entry: &Entry, kernel: &Path) -> Vec<Mount> {
+pub(super) fn kernel_mounts(entry: &Entry, kernel: &Path) -> Vec<Mount> {
     let mount = |host: PathBuf, guest: &str| Mount {
         host,
         guest: guest.into(),
@@ -220,12 +220,20 @@ fn kernel_mounts(entry: &Entry, kernel: &Path) -> Vec<Mount> {
     };
     match &entry.kernel {
         Kernel::Fixture(Fixture {
-            layout: Layout::Split { src, out },
+            layout:
+                Layout::Split {
+                    src,
+                    out,
+                    mount_src,
+                },
             ..
-        }) => vec![
-            mount(kernel.join("src"), src),
-            mount(kernel.join("out"), out),
-        ],
+        }) => {
+            let mut mounts = vec![mount(kernel.join("out"), out)];
+            if *mount_src {
+                mounts.push(mount(kernel.join("src"), src));
+            }
+            mounts
+        }
         _ => vec![mount(kernel.to_path_buf(), "/usr/src/linux")],
     }
 }

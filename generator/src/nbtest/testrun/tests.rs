@@ -485,3 +485,39 @@ fn a_refused_entry_passes_only_when_the_emerge_failed_saying_its_message() {
     assert_eq!(r.checks[0].name, "refused");
     assert_eq!(r.checks[0].failure.as_ref().unwrap().phase, "it-built");
 }
+
+#[test]
+fn a_split_fixture_mounts_its_trees_where_the_entry_says() {
+    let guests = |extra: &str| -> Vec<(String, PathBuf)> {
+        let text = format!(
+            r#"[stage]
+path = "stage.tar"
+[[entry]]
+name = "o-fixture"
+kernel = {{ fixture = {{ version = "2.6.18", smp = true, intermodule = "built"{extra} }} }}
+packages = ["sys-libs/lib-compat"]
+profile = "default/linux/x86"
+fixture = true
+"#
+        );
+        let m = Matrix::parse(Path::new("m.toml"), &text, Path::new("/nonexistent")).unwrap();
+        kernel_mounts(&m.entries[0], Path::new("/k"))
+            .into_iter()
+            .map(|m| (m.guest, m.host))
+            .collect()
+    };
+    assert_eq!(guests(""), [("/usr/src/linux".into(), "/k".into())]);
+    let split = r#", split = { src = "/usr/src/linux-2.6.18", out = "/usr/src/linux" }"#;
+    assert_eq!(
+        guests(split),
+        [
+            ("/usr/src/linux".into(), "/k/out".into()),
+            ("/usr/src/linux-2.6.18".into(), "/k/src".into())
+        ]
+    );
+    let no_src = split.replace(" }", ", mount_src = false }");
+    assert_eq!(
+        guests(&no_src),
+        [("/usr/src/linux".into(), "/k/out".into())]
+    );
+}
