@@ -136,6 +136,11 @@ const BAD_EXPECT: &[(&str, &str, &str)] = &[
         "invalid environment variable name",
     ),
     (
+        "setup = { files = [{ path = \"/etc/x\", text = \"a\\u0000b\" }] }",
+        "setup",
+        "NUL cannot go through the shell",
+    ),
+    (
         "setup = { env = { A = \"x\\ny\" } }",
         "setup",
         "want one line of text",
