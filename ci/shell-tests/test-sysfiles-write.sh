@@ -130,7 +130,9 @@ check_eq "... and leaves it untouched" "$sum" "$(md5 "$r/etc/sysctl.conf")"
 # A 4 MB sysctl.conf; apply is killed (SIGKILL) at random points of its run:
 # the file must always be the old one or the applied one, never a mix.
 r=$t/kill
-mkdir -p "$r/etc"
+# A SIGKILLed run also leaves its scratch directory ($TMPDIR/nb-sysfiles.*):
+# kept below $t, so the test leaves nothing in /tmp.
+mkdir -p "$r/etc" "$t/kill-tmp"
 awk 'BEGIN { for (i = 0; i < 60000; i++) printf "# padding line %06d of a large sysctl.conf, kept as it is\n", i }' >"$t/big"
 cp "$t/big" "$r/etc/sysctl.conf"
 start=$(date +%s%N)
@@ -142,7 +144,7 @@ torn=0 olds=0 news=0 left=0
 RANDOM=11
 for _ in $(seq 1 30); do
 	cp "$t/big" "$r/etc/sysctl.conf"
-	"$SUP/nb-sysfiles" apply --root "$r" sysctl >/dev/null 2>&1 &
+	TMPDIR=$t/kill-tmp "$SUP/nb-sysfiles" apply --root "$r" sysctl >/dev/null 2>&1 &
 	pid=$!
 	# the write comes last, so the delays cover the run's second half
 	# and past its end (a run in the background is slower)
@@ -162,6 +164,7 @@ for _ in $(seq 1 30); do
 done
 echo "     kill loop: 30 kills over a ${ms} ms apply: $olds old, $news new, $torn torn; $left temporary files left by kills"
 check_eq "kill loop: the file is always wholly old or wholly new" 0 "$torn"
+check_eq "kill loop: no scratch directory outside \$TMPDIR" 0 "$(find /tmp -maxdepth 1 -name 'nb-sysfiles.*' -newer "$t/big" | wc -l)"
 
 # what a kill leaves is named by the next run, and left for the admin (it
 # could be a concurrent run's)

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use nbgen::base::error::{Error, EXIT_BAD_INPUT, EXIT_FAILURE};
 use nbgen::nbtest::fetch::{Expected, Fetcher, Options};
+use nbgen::nbtest::{Download, Note};
 use sha2::{Digest, Sha256, Sha512};
 
 #[derive(Debug, Clone)]
@@ -214,7 +215,6 @@ fn quick() -> Options {
         max_backoff: Duration::from_millis(40),
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(5),
-        progress: false,
     }
 }
 
@@ -282,6 +282,65 @@ fn transfer_cut_mid_body_resumes_with_range() {
     assert_eq!(requests[0].header("range"), None);
     assert_eq!(requests[1].range_start(), Some(half), "{requests:?}");
     assert_eq!(names(&cache.path().join("partial")), Vec::<String>::new());
+}
+
+// The notes tell a progress display where a download is, across a break and its resumption.
+#[test]
+fn a_download_tells_its_progress_across_a_break() {
+    let served = body();
+    let len = served.len() as u64;
+    let half = served.len() / 2;
+    let server = Server::start(move |n, req, s, _| {
+        if n == 0 {
+            head(s, "200 OK", &[format!("Content-Length: {}", served.len())]);
+            let _ = s.write_all(&served[..half]);
+            let _ = s.flush();
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        } else {
+            serve(&served, req, s);
+        }
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let notes = |note: Note| {
+        if let Note::Download { event, .. } = note {
+            seen.lock().unwrap().push(match event {
+                Download::Started { have, total } => format!("started {have} of {total:?}"),
+                Download::Received(n) => format!("received {n}"),
+                Download::Retrying { .. } => "retrying".to_string(),
+                Download::Ended { complete } => format!("ended {complete}"),
+            });
+        }
+    };
+    Fetcher::new(cache.path(), quick())
+        .with_notes(&notes)
+        .fetch(&server.url("/stage.tar"), &sha512(&body()))
+        .unwrap();
+    let seen = seen.into_inner().unwrap();
+    // Received notes between the others are summed: reads come in blocks of any size.
+    let mut events: Vec<String> = Vec::new();
+    let mut received = 0u64;
+    for e in &seen {
+        match e.strip_prefix("received ") {
+            Some(n) => received += n.parse::<u64>().unwrap(),
+            None => {
+                if received > 0 {
+                    events.push(format!("received {received}"));
+                    received = 0;
+                }
+                events.push(e.clone());
+            }
+        }
+    }
+    let expected = [
+        format!("started 0 of Some({len})"),
+        format!("received {half}"),
+        "retrying".to_string(),
+        format!("started {half} of Some({len})"),
+        format!("received {}", len - half as u64),
+        "ended true".to_string(),
+    ];
+    assert_eq!(events, expected, "{seen:?}");
 }
 
 // A .part left by an earlier nbgen is hashed again and continued, not downloaded again.

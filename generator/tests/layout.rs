@@ -114,3 +114,39 @@ fn the_readme_module_table_names_every_module() {
         "not in the README's module table: {missing:?}"
     );
 }
+
+/// Printing, progress display and exit codes belong to the command line (src/cli/): the library
+/// says what happened through return values and notes.
+#[test]
+fn only_the_command_line_prints() {
+    let mut printing = Vec::new();
+    for path in all_sources() {
+        let in_cli = path.components().any(|c| c.as_os_str() == "cli");
+        let is_test = path.file_stem().is_some_and(|s| s == "tests");
+        if in_cli || is_test || path.file_name().is_some_and(|n| n == "main.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // A module's own #[cfg(test)] part may print what a failing test shows.
+        let text = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap();
+            for word in [
+                "println!",
+                "eprintln!",
+                "print!",
+                "eprint!",
+                "indicatif",
+                "process::exit",
+            ] {
+                if code.contains(word) {
+                    printing.push(format!("{}:{}: {word}", path.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        printing.is_empty(),
+        "printing outside src/cli: {printing:?}"
+    );
+}

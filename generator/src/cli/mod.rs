@@ -5,6 +5,7 @@ mod ci;
 mod digest;
 mod kconfig;
 mod pin;
+mod progress;
 mod regen;
 mod test;
 

@@ -6,6 +6,8 @@ use nbgen::base::error::{Result, EXIT_CHECK_FAILED, EXIT_OK};
 use nbgen::base::workspace::Workspace;
 use nbgen::nbtest::{engine, fetch, report, testrun, Note};
 
+use super::progress;
+
 /// The options of `nbgen test`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -58,7 +60,8 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
         overlay: args.overlay,
         force: args.force,
     };
-    let run = testrun::run(&ws, &opts, &say)?;
+    let screen = progress::Screen::new();
+    let run = testrun::run(&ws, &opts, &|note| screen.show(note, line))?;
     print!("{}", report::table(&run.results));
     print!("{}", report::failure_tails(&run.results, 15));
     println!(
@@ -82,9 +85,10 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
     })
 }
 
-/// What `nbgen test` tells while it works, on stderr (stdout holds the table and the totals).
-fn say(note: Note) {
-    let text = match note {
+/// The words for what `nbgen test` tells while it works, on stderr (stdout holds the table and
+/// the totals); progress notes are drawn by [`progress::Screen`].
+fn line(note: Note) -> String {
+    match note {
         Note::Started {
             engine,
             entries,
@@ -110,6 +114,8 @@ fn say(note: Note) {
             lock.display()
         ),
         Note::Failed { phase, error } => format!("{phase} failed: {error}"),
-    };
-    eprintln!("nbgen test: {text}");
+        Note::EntryPhase { entry, phase } => format!("{entry}: {phase}"),
+        Note::EntryDone { entry, status } => format!("{entry}: {}", status.as_str()),
+        Note::Download { source, .. } => format!("downloading {source}"),
+    }
 }

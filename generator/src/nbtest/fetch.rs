@@ -10,18 +10,18 @@
 use std::cell::OnceCell;
 use std::error::Error as StdError;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::blocking::Client;
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::base::error::{Error, IoContext, Result};
+use crate::nbtest::{Download, Note, Notes};
 
 mod partial;
 mod transfer;
@@ -153,8 +153,6 @@ pub struct Options {
     /// Longest wait for the response headers or for any next block of the body. It is not a limit
     /// on the whole transfer: a slow but moving download of a large stage tarball must finish.
     pub read_timeout: Duration,
-    /// Show a progress bar on stderr (never drawn when stderr is not a terminal).
-    pub progress: bool,
 }
 
 impl Default for Options {
@@ -165,7 +163,6 @@ impl Default for Options {
             max_backoff: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(60),
-            progress: io::stderr().is_terminal(),
         }
     }
 }
@@ -197,20 +194,33 @@ pub struct Fetched {
     pub tapped: bool,
 }
 
-pub struct Fetcher {
+pub struct Fetcher<'n> {
     cache: PathBuf,
     opts: Options,
     // Built on the first HTTP fetch: a reqwest blocking client starts a runtime thread, which
     // cache hits and local copies do not need.
     client: OnceCell<Client>,
+    /// Where downloads report how they go (a progress display); none by default.
+    notes: Option<Notes<'n>>,
 }
 
-impl Fetcher {
-    pub fn new(cache: impl Into<PathBuf>, opts: Options) -> Fetcher {
+impl<'n> Fetcher<'n> {
+    pub fn new(cache: impl Into<PathBuf>, opts: Options) -> Fetcher<'n> {
         Fetcher {
             cache: cache.into(),
             opts,
             client: OnceCell::new(),
+            notes: None,
+        }
+    }
+
+    /// The same fetcher, telling `notes` how each download goes ([`Note::Download`]).
+    pub fn with_notes<'m>(self, notes: Notes<'m>) -> Fetcher<'m> {
+        Fetcher {
+            cache: self.cache,
+            opts: self.opts,
+            client: self.client,
+            notes: Some(notes),
         }
     }
 
@@ -339,24 +349,27 @@ impl Fetcher {
     /// Tries up to `attempts` times; every try asks only for the bytes not yet on disk.
     fn download(&self, url: &Url, source: &str, part: &mut Partial) -> Result<()> {
         let client = self.client()?;
-        let bar = self.progress_bar(source);
+        let meter = Meter {
+            source,
+            notes: self.notes,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = attempt_once(client, url, source, part, &bar);
+            let outcome = attempt_once(client, url, source, part, &meter);
             // Whatever happened, the disk holds what was hashed: a later process resumes from it.
             part.flush()?;
             match outcome {
                 Ok(()) => {
-                    bar.finish_and_clear();
+                    meter.tell(Download::Ended { complete: true });
                     return Ok(());
                 }
                 Err(Failure::Fatal(e)) => {
-                    bar.abandon();
+                    meter.tell(Download::Ended { complete: false });
                     return Err(e);
                 }
                 Err(Failure::Transient(kind, why)) if attempt >= self.opts.attempts.max(1) => {
-                    bar.abandon();
+                    meter.tell(Download::Ended { complete: false });
                     let limit = match kind {
                         io::ErrorKind::TimedOut => {
                             format!(" (read timeout {:?})", self.opts.read_timeout)
@@ -375,9 +388,8 @@ impl Fetcher {
                 }
                 Err(Failure::Transient(_, why)) => {
                     let wait = self.backoff(attempt);
-                    bar.set_message(format!("{} (retry in {wait:?}: {why})", short_name(source)));
+                    meter.tell(Download::Retrying { wait, why: &why });
                     std::thread::sleep(wait);
-                    bar.set_message(short_name(source));
                 }
             }
         }
@@ -391,32 +403,23 @@ impl Fetcher {
             .saturating_mul(factor)
             .min(self.opts.max_backoff)
     }
-
-    fn progress_bar(&self, source: &str) -> ProgressBar {
-        if !self.opts.progress {
-            return ProgressBar::hidden();
-        }
-        // indicatif draws nothing when stderr is not a terminal, so logs of CI stay clean even
-        // when a caller asks for progress.
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template(
-            "{msg} {wide_bar} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_message(short_name(source));
-        bar
-    }
 }
 
-/// The last path segment of a URL or path, for the progress bar.
-fn short_name(source: &str) -> String {
-    source
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or(source)
-        .to_string()
+/// Tells the fetcher's notes, if any, how one download goes.
+struct Meter<'a> {
+    source: &'a str,
+    notes: Option<Notes<'a>>,
+}
+
+impl Meter<'_> {
+    fn tell(&self, event: Download) {
+        if let Some(notes) = self.notes {
+            notes(Note::Download {
+                source: self.source,
+                event,
+            });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod testrun;
 pub mod unpack;
 
 use std::path::Path;
+use std::time::Duration;
 
 /// What `nbgen test` has to tell while it works. The library only says what happened; the
 /// command line (cli/test.rs) words it and decides where it goes.
@@ -46,6 +47,31 @@ pub enum Note<'a> {
     },
     /// Something the entries need failed: the entries that need it fail in `phase`.
     Failed { phase: &'a str, error: &'a str },
+    /// An entry moves on: "preparing the kernel tree", "emerging 2 packages".
+    EntryPhase { entry: &'a str, phase: &'a str },
+    /// An entry is done.
+    EntryDone {
+        entry: &'a str,
+        status: report::Status,
+    },
+    /// A download moves on.
+    Download {
+        source: &'a str,
+        event: Download<'a>,
+    },
+}
+
+/// How a download goes, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub enum Download<'a> {
+    /// An attempt starts with `have` bytes already on disk, of `total` when the server says.
+    Started { have: u64, total: Option<u64> },
+    /// That many more bytes arrived.
+    Received(u64),
+    /// An attempt failed; the next one comes after `wait`.
+    Retrying { wait: Duration, why: &'a str },
+    /// The transfer is over: complete, or given up.
+    Ended { complete: bool },
 }
 
 /// Where notes go: a function the command line gives.

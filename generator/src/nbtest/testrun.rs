@@ -17,7 +17,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use regex::Regex;
 use sha2::{Digest, Sha512};
 
@@ -82,7 +81,7 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
         entries: entries.len(),
         jobs: opts.jobs,
     });
-    let fetcher = Fetcher::new(opts.cache.join("files"), Default::default());
+    let fetcher = Fetcher::new(opts.cache.join("files"), Default::default()).with_notes(notes);
     let mut lock = Lock::load(&matrix.lock_path())?;
 
     // Stand-in distfiles first: the overlay under test pins them.
@@ -104,10 +103,40 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
     let kernels = acquire_kernels(&entries, &fetcher, &mut lock, notes);
     let snapshot = acquire_snapshot(&matrix, &fetcher, &mut lock, &opts.cache, notes);
     lock.save()?;
-    // Files of the shared directory, checked against their SHA256 here: a mismatch fails the
-    // entry (phase shared-file), a missing file skips it with the reason.
+    let locals = acquire_all_locals(ws, &entries, opts, &stand_ins, &distdir, notes);
+    let ctx = EntryCtx {
+        ws,
+        engine: &engine,
+        kernels: &kernels,
+        snapshot: snapshot.as_ref(),
+        overlay_dir: &overlay_dir,
+        overlay_hash: &overlay_hash,
+        distdir: &distdir,
+        results_dir: &opts.results,
+        cache: &opts.cache,
+        force: opts.force,
+        notes,
+    };
+    let results = run_all(&entries, &ctx, opts.jobs, &images, &locals);
+    report::write(&opts.results, &opts.matrix.display().to_string(), &results)?;
+    Ok(Run {
+        results,
+        results_dir: opts.results.clone(),
+    })
+}
+
+/// Each entry's own inputs from the shared directory, checked against their SHA256 here: a
+/// mismatch fails the entry (phase shared-file), a missing file skips it with the reason.
+fn acquire_all_locals(
+    ws: &Workspace,
+    entries: &[&Entry],
+    opts: &Options,
+    stand_ins: &BTreeMap<String, manifest::Measured>,
+    distdir: &Path,
+    notes: Notes,
+) -> BTreeMap<String, Acquired<Locals>> {
     let shared_dir = shared::dir(&ws.root);
-    let locals: BTreeMap<String, Acquired<Locals>> = entries
+    entries
         .iter()
         .map(|entry| {
             let own_overlay = opts.overlay.is_none();
@@ -115,8 +144,8 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
                 ws,
                 entry,
                 &shared_dir,
-                &stand_ins,
-                &distdir,
+                stand_ins,
+                distdir,
                 &opts.results,
                 own_overlay,
             );
@@ -131,25 +160,7 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
                 local.map_err(|e| Lacking::new("shared-file", e, notes)),
             )
         })
-        .collect();
-    let ctx = EntryCtx {
-        ws,
-        engine: &engine,
-        kernels: &kernels,
-        snapshot: snapshot.as_ref(),
-        overlay_dir: &overlay_dir,
-        overlay_hash: &overlay_hash,
-        distdir: &distdir,
-        results_dir: &opts.results,
-        cache: &opts.cache,
-        force: opts.force,
-    };
-    let results = run_all(&entries, &ctx, opts.jobs, &images, &locals);
-    report::write(&opts.results, &opts.matrix.display().to_string(), &results)?;
-    Ok(Run {
-        results,
-        results_dir: opts.results.clone(),
-    })
+        .collect()
 }
 
 /// One stage image per distinct stage of `entries`, by the stage's key; a stage whose sources
@@ -241,7 +252,8 @@ fn stage_key(stage: &crate::nbtest::matrix::Stage) -> String {
     serde_json::to_string(stage).expect("a stage serializes")
 }
 
-/// Runs `entries` on `jobs` threads, each with a progress line; the results in the entries' order.
+/// Runs `entries` on `jobs` threads, telling the notes when each starts and ends; the results in
+/// the entries' order.
 fn run_all(
     entries: &[&Entry],
     ctx: &EntryCtx,
@@ -249,7 +261,6 @@ fn run_all(
     images: &BTreeMap<String, Acquired<StageImage>>,
     locals: &BTreeMap<String, Acquired<Locals>>,
 ) -> Vec<EntryResult> {
-    let progress = MultiProgress::new();
     let queue = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<EntryResult>>> = Mutex::new(vec![None; entries.len()]);
     std::thread::scope(|scope| {
@@ -257,12 +268,7 @@ fn run_all(
             scope.spawn(|| loop {
                 let i = queue.fetch_add(1, Ordering::SeqCst);
                 let Some(entry) = entries.get(i) else { break };
-                let bar = progress.add(ProgressBar::new_spinner());
-                bar.set_style(
-                    ProgressStyle::with_template("{spinner} {prefix}: {msg} [{elapsed}]").unwrap(),
-                );
-                bar.set_prefix(entry.name.clone());
-                bar.enable_steady_tick(Duration::from_millis(200));
+                ctx.phase(entry, "starting");
                 // A shared file with wrong bytes fails the entry whatever else is missing.
                 let result = match (&images[&stage_key(&entry.stage)], &locals[&entry.name]) {
                     (_, Err(lacking)) | (Err(lacking), _) => ctx.not_run(entry, lacking),
@@ -270,10 +276,13 @@ fn run_all(
                         EntryResult::skipped(&entry.name, &entry.packages, reason)
                     }
                     (Ok(Ok((image, stage_sha))), Ok(Ok(local))) => {
-                        ctx.run_entry(entry, local, image, stage_sha, &bar)
+                        ctx.run_entry(entry, local, image, stage_sha)
                     }
                 };
-                bar.finish_with_message(result.status.as_str().to_string());
+                (ctx.notes)(Note::EntryDone {
+                    entry: &entry.name,
+                    status: result.status,
+                });
                 results.lock().unwrap()[i] = Some(result);
             });
         }

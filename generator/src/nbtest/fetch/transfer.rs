@@ -20,7 +20,7 @@ pub(super) fn attempt_once(
     url: &Url,
     source: &str,
     part: &mut Partial,
-    bar: &ProgressBar,
+    meter: &Meter,
 ) -> std::result::Result<(), Failure> {
     let offset = part.len;
     let mut request = client.get(url.clone());
@@ -32,11 +32,11 @@ pub(super) fn attempt_once(
         return Ok(());
     }
     check_announced_length(&response, offset, part, source)?;
-    if let Some(len) = response.content_length() {
-        bar.set_length(part.len + len);
-    }
-    bar.set_position(part.len);
-    read_body(&mut response, source, part, bar)
+    meter.tell(Download::Started {
+        have: part.len,
+        total: response.content_length().map(|len| part.len + len),
+    });
+    read_body(&mut response, source, part, meter)
 }
 
 /// A request that got no response: a bad URL or redirect is final, a timeout or a broken
@@ -143,7 +143,7 @@ fn read_body(
     response: &mut reqwest::blocking::Response,
     source: &str,
     part: &mut Partial,
-    bar: &ProgressBar,
+    meter: &Meter,
 ) -> std::result::Result<(), Failure> {
     let mut buf = vec![0u8; BLOCK];
     loop {
@@ -151,7 +151,7 @@ fn read_body(
             Ok(0) => return Ok(()),
             Ok(n) => {
                 part.append_limited(&buf[..n], source)?;
-                bar.inc(n as u64);
+                meter.tell(Download::Received(n as u64));
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {

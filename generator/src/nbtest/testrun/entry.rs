@@ -90,9 +90,18 @@ pub(super) struct EntryCtx<'a> {
     /// nbgen's cache: prepared real kernel trees go to real-kernel/<entry name>/.
     pub(super) cache: &'a Path,
     pub(super) force: bool,
+    /// Where the entries tell which phase they are in.
+    pub(super) notes: Notes<'a>,
 }
 
 impl EntryCtx<'_> {
+    pub(super) fn phase(&self, entry: &Entry, phase: &str) {
+        (self.notes)(Note::EntryPhase {
+            entry: &entry.name,
+            phase,
+        });
+    }
+
     /// The result of an entry whose stage could not be had: failed in that phase, its log holding
     /// the error.
     pub(super) fn not_run(&self, entry: &Entry, lacking: &Lacking) -> EntryResult {
@@ -111,7 +120,6 @@ impl EntryCtx<'_> {
         local: &EntryLocal,
         image: &Image,
         stage_sha: &str,
-        bar: &ProgressBar,
     ) -> EntryResult {
         // A kernel or snapshot that could not be had fails the entry, even one that passed before.
         let lacking = match (&entry.kernel, self.snapshot) {
@@ -141,7 +149,7 @@ impl EntryCtx<'_> {
         if let Err(e) = fs::create_dir_all(dir.join("out")) {
             return failed_before("setup", dir.join(format!("cannot create: {e}")));
         }
-        bar.set_message("preparing the kernel tree");
+        self.phase(entry, "preparing the kernel tree");
         let kernel_log = dir.join("kernel.log");
         let kernel = match self.prepare_kernel(entry, local, &dir) {
             Ok(k) => k,
@@ -150,7 +158,10 @@ impl EntryCtx<'_> {
                 return failed_before("kernel", kernel_log);
             }
         };
-        bar.set_message(format!("emerging {} packages", entry.packages.len()));
+        self.phase(
+            entry,
+            &format!("emerging {} packages", entry.packages.len()),
+        );
         let mounts = self.mounts(entry, overlay_dir, &kernel, distdir, &dir);
         let run_log = dir.join("run.log");
         let code = match self.engine.run(image, &mounts, &script(entry), &run_log) {
