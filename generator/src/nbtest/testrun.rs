@@ -44,6 +44,8 @@ mod script;
 
 use entry::*;
 use expected::*;
+#[cfg(test)]
+use kernel::without_options;
 use local::*;
 use results::*;
 pub use script::entry_key;

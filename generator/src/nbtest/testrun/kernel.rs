@@ -76,15 +76,7 @@ impl EntryCtx<'_> {
                 _ => tree.join(".config"),
             };
             let text = fs::read_to_string(&config).at(&config)?;
-            let kept: String = text
-                .lines()
-                .filter(|l| {
-                    !f.drop_config
-                        .iter()
-                        .any(|c| l.starts_with(&format!("{c}=")))
-                })
-                .map(|l| format!("{l}\n"))
-                .collect();
+            let kept = without_options(&text, &f.drop_config);
             crate::base::atomic::write(&config, kept.as_bytes())?;
         }
         Ok(tree)
@@ -135,4 +127,13 @@ impl EntryCtx<'_> {
         crate::kconfig::write_atomically(&top.join(".config"), &text)?;
         Ok(top)
     }
+}
+
+/// `config` (a .config) without the lines that set any of `options` (`NAME=...`).
+pub(super) fn without_options(config: &str, options: &[String]) -> String {
+    config
+        .lines()
+        .filter(|l| !options.iter().any(|o| l.starts_with(&format!("{o}="))))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }

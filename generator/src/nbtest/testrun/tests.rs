@@ -521,3 +521,13 @@ fixture = true
         [("/usr/src/linux".into(), "/k/out".into())]
     );
 }
+
+#[test]
+fn drop_config_removes_exactly_the_named_options() {
+    let config =
+        "CONFIG_SCSI=y\nCONFIG_CHR_DEV_SG=m\nCONFIG_CHR_DEV_SG_X=y\n# CONFIG_SMP is not set\n";
+    assert_eq!(
+        without_options(config, &["CONFIG_CHR_DEV_SG".into()]),
+        "CONFIG_SCSI=y\nCONFIG_CHR_DEV_SG_X=y\n# CONFIG_SMP is not set\n"
+    );
+}
