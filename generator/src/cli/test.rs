@@ -70,6 +70,7 @@ pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
     let screen = progress::Screen::new();
     let run = testrun::run(&ws, &opts, &|note| screen.show(note, line))?;
     print!("{}", report::table(&run.results));
+    print!("{}", report::failure_tails(&run.results, 15));
     println!(
         "results: {} (summary.json, junit.xml)",
         run.results_dir.display()

@@ -17,10 +17,13 @@ use serde::{Deserialize, Serialize};
 use crate::base::error::{Error, IoContext, Result};
 use crate::base::toml_input::{self, Locator};
 
+mod expect;
+mod fixture;
 mod lock;
 mod raw;
 mod validate;
 
+pub use expect::{Expect, FileText, Setup};
 pub use lock::{Lock, Pin, Pinned};
 
 /// A SHA512 or SHA256 as the matrix and its lock file write them: lowercase hex.
@@ -77,6 +80,11 @@ pub struct Entry {
     pub distfiles: Vec<SharedDistfile>,
     /// What is checked on the installed modules after every package passed.
     pub checks: Checks,
+    /// What the emerges must end in (installed files, a refusal, log lines); `None`: every
+    /// package must merge.
+    pub expect: Option<Expect>,
+    /// Files, directories and environment the container gets before the emerges.
+    pub setup: Setup,
 }
 
 /// A distfile made from a file of the shared directory.
@@ -133,15 +141,41 @@ pub struct Fixture {
     pub version: String,
     pub smp: bool,
     pub intermodule: Intermodule,
+    pub layout: Layout,
+    /// .config options whose lines are removed after make-kernel wrote the tree (a kernel
+    /// without an option the ebuild needs).
+    pub drop_config: Vec<String>,
+}
+
+/// make-kernel's LAYOUT: how far the fixture tree was prepared, and where it lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Layout {
+    /// `make modules_prepare` (2.4: `make dep`) was run; the tree is at /usr/src/linux.
+    Prepared,
+    /// Configured, never prepared.
+    Unprepared,
+    /// A `make O=` build: the source tree (DIR/src) mounted at `src` (unless `mount_src` is
+    /// false: an output tree whose sources are missing), the output tree (DIR/out) at `out`.
+    Split {
+        src: String,
+        out: String,
+        mount_src: bool,
+    },
 }
 
 impl Fixture {
-    /// The arguments of `ci/ebuild-tests/make-kernel DIR VERSION SMP INTERMODULE` after DIR.
-    pub fn make_kernel_args(&self) -> [String; 3] {
+    /// The arguments of `ci/ebuild-tests/make-kernel DIR VERSION SMP INTERMODULE LAYOUT` after
+    /// DIR.
+    pub fn make_kernel_args(&self) -> [String; 4] {
         [
             self.version.clone(),
             if self.smp { "y" } else { "n" }.to_string(),
             self.intermodule.as_str().to_string(),
+            match &self.layout {
+                Layout::Prepared => "prepared".to_string(),
+                Layout::Unprepared => "unprepared".to_string(),
+                Layout::Split { src, out, .. } => format!("split:{src}:{out}"),
+            },
         ]
     }
 }

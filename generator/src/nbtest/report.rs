@@ -458,6 +458,38 @@ pub fn table(results: &[EntryResult]) -> String {
     out
 }
 
+/// The end of the log of every failed package and check, `lines` lines each, under a heading naming
+/// the entry, what failed and the log: what the terminal shows below the table.
+pub fn failure_tails(results: &[EntryResult], lines: usize) -> String {
+    let mut out = String::new();
+    for r in results {
+        let packages = r.packages.iter().map(|p| (p.atom.as_str(), &p.failure));
+        let checks = r.checks.iter().map(|c| (c.name.as_str(), &c.failure));
+        let mut seen = Vec::new();
+        for (what, failure) in packages.chain(checks) {
+            let Some(f) = failure else { continue };
+            // A refusal's package and check share one log: shown once.
+            if seen.contains(&&f.log) {
+                continue;
+            }
+            seen.push(&f.log);
+            let text = std::fs::read_to_string(&f.log)
+                .unwrap_or_else(|e| format!("(cannot read {}: {e})\n", f.log.display()));
+            let all: Vec<&str> = text.lines().collect();
+            out.push_str(&format!(
+                "--- {}: {what} failed in phase {} ({}):\n",
+                r.name,
+                f.phase,
+                f.log.display()
+            ));
+            for l in &all[all.len().saturating_sub(lines)..] {
+                out.push_str(&format!("    {l}\n"));
+            }
+        }
+    }
+    out
+}
+
 /// Writes summary.json and junit.xml into `dir` (created if need be), each atomically.
 pub fn write(dir: &Path, matrix: &str, results: &[EntryResult]) -> Result<()> {
     std::fs::create_dir_all(dir).at(dir)?;

@@ -36,12 +36,16 @@ use crate::regen::render;
 use crate::regen::tree;
 
 mod entry;
+mod expected;
 mod kernel;
 mod local;
 mod results;
 mod script;
 
 use entry::*;
+use expected::*;
+#[cfg(test)]
+use kernel::without_options;
 use local::*;
 use results::*;
 pub use script::entry_key;

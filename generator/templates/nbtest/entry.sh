@@ -34,11 +34,18 @@ echo 'DISTDIR="/var/tmp/nb-distfiles"' >>"$conf" || exit 3
 {{#if prepare_kernel}}
 (cd /usr/src/linux && yes '' | make oldconfig && make modules_prepare) >/out/kernel-prepare.log 2>&1 || { echo 'kernel: make oldconfig/modules_prepare failed' >&2; exit 3; }
 {{/if}}
+{{#if setup}}
+{{{setup}}}
+{{/if}}
 emerge --info >/out/emerge-info.txt 2>&1
 {{#each require_features}}
 case " $(portageq envvar FEATURES) " in *' {{this}} '*) ;; *) echo 'FEATURES lack {{this}}: see /out/emerge-info.txt' >&2; exit 3 ;; esac
 {{/each}}
 : >/out/packages.tsv
+{{#if expect}}
+# What the entry's packages installed: the CONTENTS that their merges wrote after this mark.
+: >/var/tmp/nb-start
+{{/if}}
 i=0
 for atom in {{atoms}}; do
 	i=$((i + 1))
@@ -52,6 +59,17 @@ for d in /var/db/pkg/*/*; do
 	c=${d%/*}; c=${c##*/}
 	cp "$d/CONTENTS" "/out/contents/$c:${d##*/}.CONTENTS"
 done
+{{#if expect}}
+mkdir -p /out/expect/installed /out/expect/files
+find /var/db/pkg -mindepth 3 -maxdepth 3 -name CONTENTS -newer /var/tmp/nb-start | while IFS= read -r c; do
+	d=${c%/CONTENTS}; p=${d%/*}
+	cp "$c" "/out/expect/installed/${p##*/}:${d##*/}.CONTENTS"
+done
+for f in {{expect_files}}; do
+	[ -f "/$f" ] || continue
+	mkdir -p "/out/expect/files/$(dirname "$f")" && cp -p "/$f" "/out/expect/files/$f"
+done
+{{/if}}
 {{#if checks}}
 mkdir -p /out/checks
 kv=$(cat /usr/src/linux/include/config/kernel.release 2>/dev/null)

@@ -77,6 +77,12 @@ pub(super) struct RawFixture {
     pub(super) version: Spanned<String>,
     pub(super) smp: bool,
     pub(super) intermodule: Intermodule,
+    /// make-kernel's LAYOUT: `prepared` (the default) or `unprepared`; `split` is given apart.
+    pub(super) layout: Option<Spanned<String>>,
+    pub(super) split: Option<Spanned<RawSplit>>,
+    /// .config lines (`NAME=...`) removed after make-kernel wrote the tree.
+    #[serde(default)]
+    pub(super) drop_config: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,4 +107,62 @@ pub(super) struct RawEntry {
     #[serde(default)]
     pub(super) distfiles: Vec<Spanned<RawDistfile>>,
     pub(super) checks: Option<Spanned<RawChecks>>,
+    pub(super) expect: Option<Spanned<RawExpect>>,
+    pub(super) setup: Option<Spanned<RawSetup>>,
+}
+
+/// What an entry's emerges must end in, beyond "every package merged".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExpect {
+    pub(super) outcome: Option<Spanned<String>>,
+    pub(super) message: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) installs: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) absent: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) log: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) holds: Vec<Spanned<RawFileText>>,
+    #[serde(default)]
+    pub(super) lacks: Vec<Spanned<RawFileText>>,
+    #[serde(default)]
+    pub(super) executable: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFileText {
+    pub(super) file: Spanned<String>,
+    pub(super) text: Spanned<String>,
+}
+
+/// What the container gets before the emerges: files, directories and environment variables.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSetup {
+    #[serde(default)]
+    pub(super) files: Vec<Spanned<RawSetupFile>>,
+    #[serde(default)]
+    pub(super) dirs: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) env: std::collections::BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSetupFile {
+    pub(super) path: Spanned<String>,
+    pub(super) text: Spanned<String>,
+}
+
+/// A fixture tree built with `make O=`: the source and output trees and where they are mounted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSplit {
+    pub(super) src: Spanned<String>,
+    pub(super) out: Spanned<String>,
+    /// false: only the output tree is mounted (the sources it names are missing).
+    pub(super) mount_src: Option<bool>,
 }

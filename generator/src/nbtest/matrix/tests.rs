@@ -53,17 +53,17 @@ url = "https://example.org/stage3.tar.bz2"
 sha512 = "SHA"
 "#;
 
-fn good() -> String {
+pub(super) fn good() -> String {
     GOOD.replace("SHA", &"ab".repeat(64))
 }
 
-fn parse(text: &str) -> Result<Matrix> {
+pub(super) fn parse(text: &str) -> Result<Matrix> {
     let r = root();
     Matrix::parse(Path::new("m.toml"), text, r.path())
 }
 
 /// Parses `text`, expecting a bad-input error at `line`; returns the message.
-fn fails_at(text: &str, line: usize) -> String {
+pub(super) fn fails_at(text: &str, line: usize) -> String {
     let e = parse(text).expect_err("should fail");
     assert_eq!(e.exit_code(), EXIT_BAD_INPUT, "{e}");
     let msg = e.to_string();
@@ -74,7 +74,7 @@ fn fails_at(text: &str, line: usize) -> String {
     msg
 }
 
-fn line_of(text: &str, needle: &str) -> usize {
+pub(super) fn line_of(text: &str, needle: &str) -> usize {
     text.lines().position(|l| l.contains(needle)).expect(needle) + 1
 }
 
@@ -108,11 +108,16 @@ fn parses_a_good_matrix() {
         Kernel::Fixture(Fixture {
             version: "2.6.16".into(),
             smp: true,
-            intermodule: Intermodule::BuiltPatched
+            intermodule: Intermodule::BuiltPatched,
+            layout: Layout::Prepared,
+            drop_config: vec![],
         })
     );
     if let Kernel::Fixture(f) = &a.kernel {
-        assert_eq!(f.make_kernel_args(), ["2.6.16", "y", "built-patched"]);
+        assert_eq!(
+            f.make_kernel_args(),
+            ["2.6.16", "y", "built-patched", "prepared"]
+        );
     }
     assert_eq!(a.packages.len(), 2);
     assert_eq!(a.use_flags, ["-doc", "smp"]);
@@ -279,6 +284,13 @@ fn shipped_matrices_are_valid() {
     );
     let era = Matrix::load(&root.join("ci/matrix-era.toml"), root).unwrap();
     assert!(era.entries.iter().all(|e| !e.fixture));
+    // The ebuilds' fixture cases: offline, each with what it must end in.
+    let cases = Matrix::load(&root.join("ci/matrix-cases.toml"), root).unwrap();
+    assert!(cases.downloads().is_empty());
+    assert!(cases
+        .entries
+        .iter()
+        .all(|e| e.fixture && e.expect.is_some()));
     // Every package of the overlay is built somewhere in each matrix.
     for m in [&local, &era] {
         for pkg in [

@@ -15,8 +15,6 @@ use crate::base::names;
 use crate::base::toml_input::Locator;
 
 static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9._-]+$").unwrap());
-static FIXTURE_VERSION: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^2\.[46]\.[0-9]+$").unwrap());
 static MODULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").unwrap());
 static SCRIPT_ARG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*$").unwrap());
@@ -110,6 +108,7 @@ impl Ctx<'_> {
             Some(c) => self.checks(c)?,
             None => Checks::default(),
         };
+        let (expect, setup) = self.expect_and_setup(e)?;
         let packages = self.own_or_default(
             e,
             e.packages.as_ref().map(|p| self.atoms(p)),
@@ -163,6 +162,8 @@ impl Ctx<'_> {
             refuse_distfile,
             distfiles,
             checks,
+            expect,
+            setup,
         })
     }
 
@@ -559,33 +560,6 @@ impl Ctx<'_> {
             path,
             sha256,
             compat,
-        }))
-    }
-
-    /// A fixture tree of ci/ebuild-tests/make-kernel.
-    fn fixture_kernel(&self, raw: &RawKernel, f: &RawFixture) -> Result<Kernel> {
-        if let Some(d) = &raw.sha512 {
-            return Err(self.err(d, "a fixture kernel is written locally: it has no sha512"));
-        }
-        let version = self.matching(
-            &f.version,
-            &FIXTURE_VERSION,
-            "fixture version (want 2.4.N or 2.6.N)",
-        )?;
-        let is_26_16_or_17 = version == "2.6.16" || version == "2.6.17";
-        if f.intermodule != Intermodule::Built && !is_26_16_or_17 {
-            return Err(self.err(
-                &f.version,
-                format!(
-                    "intermodule = {:?} is for 2.6.16 and 2.6.17 only (make-kernel patches those)",
-                    f.intermodule.as_str()
-                ),
-            ));
-        }
-        Ok(Kernel::Fixture(Fixture {
-            version,
-            smp: f.smp,
-            intermodule: f.intermodule,
         }))
     }
 }

@@ -288,3 +288,37 @@ fn write_puts_both_files() {
     assert_eq!(names, ["junit.xml", "summary.json"]);
     assert_eq!(entry_dir("e"), Path::new("target/nb-test/e"));
 }
+
+#[test]
+fn failure_tails_show_the_end_of_each_failed_log_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("installs.log");
+    std::fs::write(&log, "one\ntwo\nthree\n").unwrap();
+    let failure = Failure {
+        phase: "expect-installs".into(),
+        log: log.clone(),
+    };
+    let check = |name: &str| CheckResult {
+        name: name.into(),
+        outcome: Outcome::Failed,
+        failure: Some(failure.clone()),
+    };
+    let r = EntryResult {
+        name: "e-fixture".into(),
+        status: Status::Failed,
+        duration: Duration::ZERO,
+        failure: Some(failure.clone()),
+        packages: vec![],
+        skip_reason: None,
+        checks: vec![check("installs"), check("installs-again")],
+    };
+    let text = failure_tails(&[r], 2);
+    assert_eq!(
+        text,
+        format!(
+            "--- e-fixture: installs failed in phase expect-installs ({}):\n    two\n    three\n",
+            log.display()
+        )
+    );
+    assert_eq!(failure_tails(&results()[..1], 2), "");
+}

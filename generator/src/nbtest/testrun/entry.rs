@@ -2,6 +2,7 @@
 //! build, and its result; or the result of an entry whose inputs could not be had.
 
 use super::*;
+use crate::nbtest::matrix::{Fixture, Layout};
 
 /// A stage's image and SHA512, or the reason its entries are skipped.
 pub(super) type StageImage = std::result::Result<(Image, String), String>;
@@ -56,7 +57,15 @@ pub(super) fn checks_with(entry: &Entry, outcome: Outcome) -> Vec<CheckResult> {
         .collect()
 }
 
+/// The entry's checks: those of the installed modules, then its expectations.
 pub(super) fn check_names(entry: &Entry) -> Vec<&'static str> {
+    let mut names = module_check_names(entry);
+    names.extend(entry.expect.iter().flat_map(|x| x.check_names()));
+    names
+}
+
+/// The checks of the installed modules (the matrix's `checks`).
+pub(super) fn module_check_names(entry: &Entry) -> Vec<&'static str> {
     let mut names = Vec::new();
     if entry.checks.depmod {
         names.push("depmod");
@@ -186,11 +195,6 @@ impl EntryCtx<'_> {
                 writable: false,
             },
             Mount {
-                host: kernel.to_path_buf(),
-                guest: "/usr/src/linux".into(),
-                writable: matches!(entry.kernel, Kernel::Tarball(_)),
-            },
-            Mount {
                 host: distdir.to_path_buf(),
                 guest: "/var/cache/distfiles".into(),
                 writable: true,
@@ -201,6 +205,7 @@ impl EntryCtx<'_> {
                 writable: true,
             },
         ];
+        mounts.extend(kernel_mounts(entry, kernel));
         if let Some(Ok(tree)) = self.snapshot {
             mounts.push(Mount {
                 host: tree.to_path_buf(),
@@ -216,16 +221,62 @@ impl EntryCtx<'_> {
     }
 }
 
+/// The kernel tree at /usr/src/linux, or a make O= fixture's source and output trees where the
+/// entry puts them.
+pub(super) fn kernel_mounts(entry: &Entry, kernel: &Path) -> Vec<Mount> {
+    let mount = |host: PathBuf, guest: &str| Mount {
+        host,
+        guest: guest.into(),
+        writable: matches!(entry.kernel, Kernel::Tarball(_)),
+    };
+    match &entry.kernel {
+        Kernel::Fixture(Fixture {
+            layout:
+                Layout::Split {
+                    src,
+                    out,
+                    mount_src,
+                },
+            ..
+        }) => {
+            let mut mounts = vec![mount(kernel.join("out"), out)];
+            if *mount_src {
+                mounts.push(mount(kernel.join("src"), src));
+            }
+            mounts
+        }
+        _ => vec![mount(kernel.to_path_buf(), "/usr/src/linux")],
+    }
+}
+
 /// The entry's result from what its container did: each package's outcome, then the checks (run
 /// only when every package passed), the first failure named with its phase and log.
-fn judge(entry: &Entry, dir: &Path, code: i32, run_log: PathBuf, start: Instant) -> EntryResult {
+pub(super) fn judge(
+    entry: &Entry,
+    dir: &Path,
+    code: i32,
+    run_log: PathBuf,
+    start: Instant,
+) -> EntryResult {
     let packages = collect_packages(entry, dir);
     let all_passed = packages.iter().all(|p| p.outcome == Outcome::Passed);
-    let checks = if code == 0 && all_passed {
-        collect_checks(entry, dir)
+    let mut checks = if code == 0 && all_passed {
+        let mut checks = collect_checks(entry, dir);
+        checks.extend(
+            entry
+                .expect
+                .iter()
+                .flat_map(|x| collect_expectations(x, dir)),
+        );
+        checks
     } else {
         checks_with(entry, Outcome::NotRun)
     };
+    // A refusal is judged on the packages (each must be refused): the check shows their verdict.
+    if let Some(check) = checks.iter_mut().find(|c| c.name == "refused") {
+        check.outcome = Outcome::passed_if(all_passed);
+        check.failure = packages.iter().find_map(|p| p.failure.clone());
+    }
     let failure = packages
         .iter()
         .find_map(|p| p.failure.clone())

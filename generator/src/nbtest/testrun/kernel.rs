@@ -2,7 +2,7 @@
 //! tarball unpacked, patched and configured, or a real tree readied by ci/real-kernel/prepare.
 
 use super::*;
-use crate::nbtest::matrix::{Download, Fixture, SharedKernel};
+use crate::nbtest::matrix::{Download, Fixture, Layout, SharedKernel};
 
 impl EntryCtx<'_> {
     /// The entry's kernel tree, ready for building modules: in `dir`/kernel, or for a real tree in
@@ -61,15 +61,24 @@ impl EntryCtx<'_> {
     /// A fixture tree, written by ci/ebuild-tests/make-kernel.
     fn fixture_tree(&self, f: &Fixture, tree: PathBuf) -> Result<PathBuf> {
         let script = self.ws.root.join(MAKE_KERNEL);
-        let [version, smp, intermodule] = f.make_kernel_args();
         run_checked(
             Command::new("bash")
                 .arg(&script)
                 .arg(&tree)
-                .args([&version, &smp, &intermodule])
+                .args(f.make_kernel_args())
                 .env("NBGEN", std::env::current_exe().at(&script)?),
             &script,
         )?;
+        if !f.drop_config.is_empty() {
+            // The configuration lives in the output tree of a make O= build.
+            let config = match f.layout {
+                Layout::Split { .. } => tree.join("out/.config"),
+                _ => tree.join(".config"),
+            };
+            let text = fs::read_to_string(&config).at(&config)?;
+            let kept = without_options(&text, &f.drop_config);
+            crate::base::atomic::write(&config, kept.as_bytes())?;
+        }
         Ok(tree)
     }
 
@@ -118,4 +127,13 @@ impl EntryCtx<'_> {
         crate::kconfig::write_atomically(&top.join(".config"), &text)?;
         Ok(top)
     }
+}
+
+/// `config` (a .config) without the lines that set any of `options` (`NAME=...`).
+pub(super) fn without_options(config: &str, options: &[String]) -> String {
+    config
+        .lines()
+        .filter(|l| !options.iter().any(|o| l.starts_with(&format!("{o}="))))
+        .map(|l| format!("{l}\n"))
+        .collect()
 }

@@ -7,7 +7,7 @@ use super::*;
 pub(super) fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
     let checks = dir.join("out/checks");
     let release = fs::read_to_string(checks.join("kernel-release")).unwrap_or_default();
-    check_names(entry)
+    module_check_names(entry)
         .into_iter()
         .map(|name| {
             let log = checks.join(format!("{name}.log"));
@@ -102,16 +102,18 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
             .map(|atom| refusal_result(atom, by_atom.get(atom).copied(), distfile, dir))
             .collect();
     }
+    if let Some(message) = entry.expect.as_ref().and_then(|x| x.refused.as_deref()) {
+        return entry
+            .packages
+            .iter()
+            .map(|atom| refused_result(atom, by_atom.get(atom).copied(), message, dir))
+            .collect();
+    }
     entry
         .packages
         .iter()
         .map(|atom| match by_atom.get(atom) {
-            None => PackageResult {
-                atom: atom.clone(),
-                outcome: Outcome::NotRun,
-                duration: None,
-                failure: None,
-            },
+            None => not_run(atom),
             Some(&(0, secs, _)) => PackageResult {
                 atom: atom.clone(),
                 outcome: Outcome::Passed,
@@ -149,6 +151,16 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
         .collect()
 }
 
+/// A package whose emerge never started.
+pub(super) fn not_run(atom: &str) -> PackageResult {
+    PackageResult {
+        atom: atom.to_string(),
+        outcome: Outcome::NotRun,
+        duration: None,
+        failure: None,
+    }
+}
+
 /// A package of a `refuse_distfile` entry passes when its emerge failed because portage refused
 /// the altered distfile, and fails when the emerge went through or stopped for another reason.
 pub(super) fn refusal_result(
@@ -158,12 +170,7 @@ pub(super) fn refusal_result(
     dir: &Path,
 ) -> PackageResult {
     let Some((rc, secs, n)) = ran else {
-        return PackageResult {
-            atom: atom.to_string(),
-            outcome: Outcome::NotRun,
-            duration: None,
-            failure: None,
-        };
+        return not_run(atom);
     };
     let log = dir.join(format!("out/logs/{n}.emerge.log"));
     let text = fs::read_to_string(&log).unwrap_or_default();

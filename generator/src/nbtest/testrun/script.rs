@@ -2,6 +2,7 @@
 //! it), and the key that says whether an entry's inputs changed since it passed.
 
 use super::*;
+use crate::nbtest::matrix::Setup;
 
 /// The script that writes fixture kernel trees.
 pub(super) const MAKE_KERNEL: &str = "ci/ebuild-tests/make-kernel";
@@ -75,8 +76,31 @@ pub(super) fn script(entry: &Entry) -> String {
         "checks": !entry.checks.is_empty(),
         "depmod": entry.checks.depmod,
         "load_order_last": entry.checks.load_order.last().map(|m| quote(m)),
+        "setup": setup_lines(&entry.setup),
+        "expect": entry.expect.is_some(),
+        "expect_files": entry.expect.iter().flat_map(|x| x.files()).map(quote).collect::<Vec<_>>().join(" "),
     });
     crate::regen::templates::Templates::embedded()
         .and_then(|t| t.render(SCRIPT_TEMPLATE, &ctx))
         .expect("the embedded entry script renders")
+}
+
+/// The shell lines that give the container the entry's setup: files written, directories made,
+/// variables exported for the emerges. Empty without one.
+fn setup_lines(setup: &Setup) -> String {
+    let quote = crate::base::shell::quote;
+    let mut lines = Vec::new();
+    for (path, text) in &setup.files {
+        let (path, text) = (quote(path), quote(text));
+        lines.push(format!(
+            "mkdir -p \"$(dirname {path})\" && printf '%s' {text} >{path} || exit 3"
+        ));
+    }
+    for dir in &setup.dirs {
+        lines.push(format!("mkdir -p {} || exit 3", quote(dir)));
+    }
+    for (name, value) in &setup.env {
+        lines.push(format!("export {name}={}", quote(value)));
+    }
+    lines.join("\n")
 }

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -317,4 +318,216 @@ fn a_refusal_passes_only_when_portage_refused_the_file() {
     assert_eq!(r.failure.unwrap().phase, "failed-without-refusing-distfile");
     let r = refusal_result("sys-libs/lib-compat", None, name, dir.path());
     assert_eq!(r.outcome, Outcome::NotRun);
+}
+
+#[test]
+fn expectations_and_setup_are_in_the_key_and_the_script() {
+    let root = workspace_root();
+    let plain = entry("");
+    let installs = entry(r#"expect = { installs = ["lib/a.ko"] }"#);
+    let other = entry(r#"expect = { installs = ["lib/b.ko"] }"#);
+    let setup = entry(r#"setup = { env = { KBUILD_OUTPUT = "/usr/src/k" } }"#);
+    let keys: BTreeSet<String> = [&plain, &installs, &other, &setup]
+        .iter()
+        .map(|e| entry_key(&root, e, "overlay", "stage"))
+        .collect();
+    assert_eq!(keys.len(), 4, "each expectation and setup changes the key");
+    assert!(!script(&plain).contains("/out/expect"));
+    let s = script(&entry(
+        r#"expect = { holds = [{ file = "etc/a", text = "t" }] }
+setup = { files = [{ path = "/etc/q.conf", text = "it's\n" }], dirs = ["/etc/d"], env = { KBUILD_OUTPUT = "/usr/src/k" } }"#,
+    ));
+    let emerge = s.find("for atom in").unwrap();
+    for line in [
+        "printf '%s' 'it'\\''s\n' >'/etc/q.conf' || exit 3",
+        "mkdir -p '/etc/d' || exit 3",
+        "export KBUILD_OUTPUT='/usr/src/k'",
+    ] {
+        assert!(s.find(line).expect(line) < emerge, "{s}");
+    }
+    assert!(s.find("for f in 'etc/a'; do").expect(&s) > emerge, "{s}");
+    assert!(
+        s.find("-newer /var/tmp/nb-start").expect(&s) > emerge,
+        "{s}"
+    );
+}
+
+#[test]
+fn installed_paths_come_from_contents_lines() {
+    assert_eq!(
+        contents_path("dir /lib/modules").as_deref(),
+        Some("lib/modules")
+    );
+    assert_eq!(
+        contents_path("obj /usr/lib/a b.so 0123 1700000000").as_deref(),
+        Some("usr/lib/a b.so")
+    );
+    assert_eq!(
+        contents_path("sym /lib/ld.so -> ld.so.1 1700000000").as_deref(),
+        Some("lib/ld.so")
+    );
+    assert_eq!(contents_path("obj /x"), None);
+    assert_eq!(contents_path("junk"), None);
+}
+
+/// An entry directory as the container leaves it: one CONTENTS, a copied file, an emerge log.
+fn expect_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (rel, text) in [
+        (
+            "expect/installed/sys-block:q-8.CONTENTS",
+            "dir /etc\nobj /etc/m.conf 00 1\nobj /lib/q.ko 00 1\n",
+        ),
+        (
+            "expect/files/etc/m.conf",
+            "alias scsi_hostadapter1 qla2300\n",
+        ),
+        (
+            "logs/1.emerge.log",
+            " * Building on 2.6.19 is not confirmed\n",
+        ),
+    ] {
+        fs::create_dir_all(out.join(rel).parent().unwrap()).unwrap();
+        fs::write(out.join(rel), text).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let tool = out.join("expect/files/usr/sbin/t");
+    fs::create_dir_all(tool.parent().unwrap()).unwrap();
+    fs::write(&tool, "#!/bin/sh\n").unwrap();
+    fs::set_permissions(&tool, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        out.join("expect/files/etc/m.conf"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn expectations_pass_and_fail_on_what_was_installed_and_logged() {
+    let dir = expect_dir();
+    let verdicts = |extra: &str| -> Vec<(String, Outcome, Option<String>)> {
+        let e = entry(extra);
+        collect_expectations(e.expect.as_ref().unwrap(), dir.path())
+            .into_iter()
+            .map(|c| {
+                let log = c.failure.map(|f| fs::read_to_string(f.log).unwrap());
+                (c.name, c.outcome, log)
+            })
+            .collect()
+    };
+    let good = verdicts(
+        r#"expect = { installs = ["lib/q.ko", "etc"], absent = ["intermodule"], log = ["is not confirmed"], holds = [{ file = "etc/m.conf", text = "qla2300" }], lacks = [{ file = "etc/m.conf", text = "intermodule" }] }"#,
+    );
+    assert!(
+        good.iter().all(|(_, o, _)| *o == Outcome::Passed),
+        "{good:?}"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("out/expect/installed.txt")).unwrap(),
+        "etc\netc/m.conf\nlib/q.ko\n"
+    );
+    let bad = verdicts(
+        r#"expect = { installs = ["lib/intermodule.ko"], absent = ["q.ko"], log = ["2.6.20"], holds = [{ file = "etc/m.conf", text = "qla2400" }], lacks = [{ file = "etc/none", text = "x" }], executable = ["etc/m.conf", "usr/none"] }"#,
+    );
+    let want = [
+        ("installs", "not installed: lib/intermodule.ko"),
+        ("absent", "installed, though expected absent:\nlib/q.ko"),
+        ("log", "no log says: 2.6.20"),
+        ("holds", "etc/m.conf does not hold \"qla2400\""),
+        ("lacks", "etc/none is not installed"),
+        (
+            "executable",
+            "etc/m.conf is not executable (mode 644)\nusr/none is not installed",
+        ),
+    ];
+    for ((name, outcome, log), (want_name, part)) in bad.iter().zip(want) {
+        assert_eq!((name.as_str(), *outcome), (want_name, Outcome::Failed));
+        let log = log.as_deref().unwrap();
+        assert!(log.contains(part), "{name}: {log}");
+    }
+}
+
+#[test]
+fn a_refused_entry_passes_only_when_the_emerge_failed_saying_its_message() {
+    let dir = expect_dir();
+    let msg = "is not confirmed";
+    let r = refused_result("q", Some((1, 2, 1)), msg, dir.path());
+    assert_eq!((r.outcome, r.failure), (Outcome::Passed, None));
+    let r = refused_result("q", Some((0, 2, 1)), msg, dir.path());
+    assert_eq!(r.failure.unwrap().phase, "it-built");
+    let r = refused_result("q", Some((1, 2, 1)), "For a 2.4 kernel", dir.path());
+    let f = r.failure.unwrap();
+    assert_eq!(f.phase, "refused-without-message");
+    assert!(fs::read_to_string(f.log)
+        .unwrap()
+        .contains("the emerge log ends:\n * Building"));
+    assert_eq!(
+        refused_result("q", None, msg, dir.path()).outcome,
+        Outcome::NotRun
+    );
+    // The entry's "refused" check shows the packages' verdict, even when they failed.
+    let e = entry(r#"expect = { outcome = "refused", message = "For a 2.4 kernel" }"#);
+    fs::write(
+        dir.path().join("out/packages.tsv"),
+        "sys-libs/lib-compat\t0\t2\n",
+    )
+    .unwrap();
+    let r = judge(
+        &e,
+        dir.path(),
+        0,
+        dir.path().join("run.log"),
+        Instant::now(),
+    );
+    assert_eq!(r.status, Status::Failed);
+    assert_eq!(r.checks[0].name, "refused");
+    assert_eq!(r.checks[0].failure.as_ref().unwrap().phase, "it-built");
+}
+
+#[test]
+fn a_split_fixture_mounts_its_trees_where_the_entry_says() {
+    let guests = |extra: &str| -> Vec<(String, PathBuf)> {
+        let text = format!(
+            r#"[stage]
+path = "stage.tar"
+[[entry]]
+name = "o-fixture"
+kernel = {{ fixture = {{ version = "2.6.18", smp = true, intermodule = "built"{extra} }} }}
+packages = ["sys-libs/lib-compat"]
+profile = "default/linux/x86"
+fixture = true
+"#
+        );
+        let m = Matrix::parse(Path::new("m.toml"), &text, Path::new("/nonexistent")).unwrap();
+        kernel_mounts(&m.entries[0], Path::new("/k"))
+            .into_iter()
+            .map(|m| (m.guest, m.host))
+            .collect()
+    };
+    assert_eq!(guests(""), [("/usr/src/linux".into(), "/k".into())]);
+    let split = r#", split = { src = "/usr/src/linux-2.6.18", out = "/usr/src/linux" }"#;
+    assert_eq!(
+        guests(split),
+        [
+            ("/usr/src/linux".into(), "/k/out".into()),
+            ("/usr/src/linux-2.6.18".into(), "/k/src".into())
+        ]
+    );
+    let no_src = split.replace(" }", ", mount_src = false }");
+    assert_eq!(
+        guests(&no_src),
+        [("/usr/src/linux".into(), "/k/out".into())]
+    );
+}
+
+#[test]
+fn drop_config_removes_exactly_the_named_options() {
+    let config =
+        "CONFIG_SCSI=y\nCONFIG_CHR_DEV_SG=m\nCONFIG_CHR_DEV_SG_X=y\n# CONFIG_SMP is not set\n";
+    assert_eq!(
+        without_options(config, &["CONFIG_CHR_DEV_SG".into()]),
+        "CONFIG_SCSI=y\nCONFIG_CHR_DEV_SG_X=y\n# CONFIG_SMP is not set\n"
+    );
 }
