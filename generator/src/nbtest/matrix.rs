@@ -22,6 +22,7 @@ mod fixture;
 mod lock;
 mod raw;
 mod validate;
+mod variant;
 
 pub use expect::{Expect, FileText, Setup};
 pub use lock::{Lock, Pin, Pinned};

@@ -17,8 +17,23 @@ pub(super) struct RawMatrix {
     pub(super) stand_ins: Option<Spanned<String>>,
     /// A portage tree snapshot for stages that carry none (Gentoo stage3 tarballs).
     pub(super) snapshot: Option<Spanned<RawStage>>,
+    /// Stages every entry runs on, each entry once per variant.
+    #[serde(default)]
+    pub(super) variant: Vec<Spanned<RawVariant>>,
     #[serde(default)]
     pub(super) entry: Vec<RawEntry>,
+}
+
+/// One stage of a matrix whose entries run on several: the entries are built once per variant,
+/// each named `<entry>-<variant>`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVariant {
+    pub(super) name: Spanned<String>,
+    pub(super) stage: Spanned<RawStage>,
+    /// FEATURES portage must have on in this stage, added to each entry's own.
+    #[serde(default)]
+    pub(super) require_features: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

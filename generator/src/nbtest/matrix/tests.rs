@@ -231,6 +231,93 @@ fn stage_args_features_and_refusals_are_checked() {
     );
 }
 
+/// GOOD with its [stage] replaced by two variants, and the second entry without a stage.
+fn with_variants() -> String {
+    good()
+        .replace(
+            "[stage]\nscript = \"ci/make-stage\"\n",
+            "[[variant]]\nname = \"today\"\nstage = { script = \"ci/make-stage\" }\n\n\
+             [[variant]]\nname = \"era\"\nstage = { script = \"ci/make-stage\", args = [\"2.1.2.2\"] }\n\
+             require_features = [\"strict\"]\n",
+        )
+        .replace(
+            &format!(
+                "[entry.stage]\nurl = \"https://example.org/stage3.tar.bz2\"\nsha512 = \"{}\"\n",
+                "ab".repeat(64)
+            ),
+            "",
+        )
+}
+
+#[test]
+fn variants_run_every_entry_on_each_stage() {
+    let m = parse(&with_variants()).unwrap();
+    let names: Vec<&str> = m.entries.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "linux-2.6.16-fixture-today",
+            "linux-2.6.16-fixture-era",
+            "linux-2.6.18-today",
+            "linux-2.6.18-era"
+        ]
+    );
+    let args = |e: &Entry| match &e.stage {
+        Stage::Script { args, .. } => args.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(args(&m.entries[0]).is_empty());
+    assert_eq!(args(&m.entries[1]), ["2.1.2.2"]);
+    assert!(m.entries[0].require_features.is_empty());
+    assert_eq!(m.entries[1].require_features, ["strict"]);
+    // The rest of the entry is the same on each stage.
+    assert_eq!(m.entries[0].packages, m.entries[1].packages);
+    assert_eq!(m.entries[2].profile, m.entries[3].profile);
+}
+
+#[test]
+fn variants_take_the_stage_alone_and_have_unique_names() {
+    let v = with_variants();
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "[[variant]]\nname = \"today\"",
+            "[stage]\nscript = \"ci/make-stage\"\n\n[[variant]]\nname = \"today\"",
+            "[stage]",
+            "[stage] and [[variant]] exclude each other",
+        ),
+        (
+            "name = \"era\"",
+            "name = \"today\" # again",
+            "# again",
+            "duplicate variant name \"today\"",
+        ),
+        (
+            "name = \"era\"",
+            "name = \"Era 2\"",
+            "Era 2",
+            "invalid variant name",
+        ),
+        (
+            "require_features = [\"strict\"]",
+            "require_features = [\"Strict!\"]",
+            "Strict!",
+            "FEATURES token",
+        ),
+        (
+            "accept_keywords = \"~x86\"\n",
+            "accept_keywords = \"~x86\"\n[entry.stage]\nscript = \"ci/make-stage\"\n",
+            "[entry.stage]",
+            "remove [entry.stage]",
+        ),
+    ];
+    for (from, to, needle, part) in cases {
+        assert!(v.contains(from), "case {from:?} matches nothing");
+        let text = v.replacen(from, to, 1);
+        let msg = fails_at(&text, line_of(&text, needle));
+        assert!(msg.contains(part), "{from:?} -> {to:?}: {msg}");
+    }
+}
+
 #[test]
 fn missing_defaults_are_named_at_the_entry() {
     let g = good();

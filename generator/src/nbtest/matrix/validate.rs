@@ -14,19 +14,21 @@ use crate::base::error::{Error, Result};
 use crate::base::names;
 use crate::base::toml_input::Locator;
 
-static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9._-]+$").unwrap());
+pub(super) static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9._-]+$").unwrap());
 static MODULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").unwrap());
 static SCRIPT_ARG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*$").unwrap());
-static FEATURE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").unwrap());
+pub(super) static FEATURE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9][a-z0-9-]*$").unwrap());
 
 /// The one patch make-kernel applies to a fixture tree when INTERMODULE is patched or
 /// built-patched; an entry lists it so that what the report says about the tree is true.
 const FIXTURE_PATCH: &str = "kernel-2.6.16-intermodule.patch";
 
 /// The validated [defaults] and top-level [stage].
-struct Defaults {
-    stage: Option<Stage>,
+#[derive(Clone)]
+pub(super) struct Defaults {
+    pub(super) stage: Option<Stage>,
     packages: Option<Vec<String>>,
     keywords: Option<String>,
     use_flags: Vec<String>,
@@ -39,11 +41,16 @@ pub(super) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Error {
+    pub(super) fn err<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> Error {
         self.loc.err(at, message)
     }
 
-    fn matching(&self, value: &Spanned<String>, re: &Regex, what: &str) -> Result<String> {
+    pub(super) fn matching(
+        &self,
+        value: &Spanned<String>,
+        re: &Regex,
+        what: &str,
+    ) -> Result<String> {
         self.loc.matching(value, re, what)
     }
 
@@ -62,7 +69,11 @@ impl Ctx<'_> {
             if !seen.insert(name.clone()) {
                 return Err(self.err(&e.name, format!("duplicate entry name {name:?}")));
             }
-            entries.push(self.entry(e, &defaults)?);
+            if raw.variant.is_empty() {
+                entries.push(self.entry(e, &defaults)?);
+            } else {
+                entries.extend(self.entry_variants(e, &raw.variant, &defaults)?);
+            }
         }
         Ok(Matrix {
             path: path.to_path_buf(),
@@ -75,6 +86,7 @@ impl Ctx<'_> {
     /// What every entry gets unless it says otherwise: [defaults] and the top-level [stage].
     fn defaults(&self, raw: &RawMatrix) -> Result<Defaults> {
         let d = &raw.defaults;
+        self.variant_rules(raw)?;
         Ok(Defaults {
             stage: raw.stage.as_ref().map(|s| self.stage(s)).transpose()?,
             packages: d.packages.as_ref().map(|p| self.atoms(p)).transpose()?,
@@ -88,7 +100,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn entry(&self, e: &RawEntry, d: &Defaults) -> Result<Entry> {
+    pub(super) fn entry(&self, e: &RawEntry, d: &Defaults) -> Result<Entry> {
         let name = self.matching(&e.name, &NAME, "entry name (want [a-z0-9._-]+)")?;
         let kernel = self.kernel(&e.kernel)?;
         let is_fixture = self.fixture_rules(&name, e, &kernel)?;
@@ -371,7 +383,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn stage(&self, s: &Spanned<RawStage>) -> Result<Stage> {
+    pub(super) fn stage(&self, s: &Spanned<RawStage>) -> Result<Stage> {
         let raw = s.get_ref();
         let sha512 = self.sha512(&raw.sha512)?;
         if let (Some(args), None) = (&raw.args, &raw.script) {
