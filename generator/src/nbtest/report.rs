@@ -132,6 +132,17 @@ pub struct CheckResult {
     pub failure: Option<Failure>,
 }
 
+impl CheckResult {
+    /// A check that ran: passed unless `failed`, else failed in `phase` with its evidence in `log`.
+    pub fn judged(name: &str, failed: bool, phase: String, log: PathBuf) -> CheckResult {
+        CheckResult {
+            name: name.to_string(),
+            outcome: Outcome::passed_if(!failed),
+            failure: failed.then_some(Failure { phase, log }),
+        }
+    }
+}
+
 impl EntryResult {
     /// An entry that cannot run here, with every package skipped for `reason`.
     pub fn skipped(name: &str, atoms: &[String], reason: &str) -> EntryResult {

@@ -39,14 +39,7 @@ pub(super) fn collect_expectations(expect: &Expect, dir: &Path) -> Vec<CheckResu
             if !text.is_empty() {
                 let _ = fs::write(&log, text);
             }
-            CheckResult {
-                name: name.to_string(),
-                outcome: Outcome::passed_if(problem.is_none()),
-                failure: problem.map(|_| Failure {
-                    phase: format!("expect-{name}"),
-                    log,
-                }),
-            }
+            CheckResult::judged(name, problem.is_some(), format!("expect-{name}"), log)
         })
         .collect()
 }

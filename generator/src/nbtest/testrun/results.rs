@@ -44,14 +44,7 @@ pub(super) fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
                         std::io::Write::write_all(&mut f, format!("nbgen test: {p}\n").as_bytes())
                     });
             }
-            CheckResult {
-                name: name.to_string(),
-                outcome: Outcome::passed_if(problem.is_none()),
-                failure: problem.map(|_| Failure {
-                    phase: format!("check-{name}"),
-                    log,
-                }),
-            }
+            CheckResult::judged(name, problem.is_some(), format!("check-{name}"), log)
         })
         .collect()
 }
