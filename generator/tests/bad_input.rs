@@ -151,6 +151,17 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "MD5 digest of wrong length",
+            &with(
+                "size = 3164171\n",
+                "size = 3164171\nmd5 = \"e4c1617d737098f699c8722b88b5a67\"\n",
+            ),
+            &[
+                &at(17),
+                "MD5 digest of lib-compat-1.4.tar.bz2 must be 32 lowercase hex digits, got 31",
+            ],
+        ),
+        case(
             "digest without source",
             &with("source = \"a historical Manifest\"\n", ""),
             &[&at(14), "no source saying where they come from"],

@@ -1,5 +1,7 @@
 //! Thick Manifests: every package directory lists each of its files and pinned distfiles with the
-//! five hashes both eras of portage verify, checked against independent implementations.
+//! five hashes portage 2.1 and today's portage verify (Manifest2 lines), and each file again in the
+//! Manifest1 lines portage 2.0 checks; every ebuild has its files/digest-${PF}. Checked against
+//! independent implementations.
 
 mod common;
 
@@ -9,7 +11,7 @@ use std::process::Command;
 
 use common::Ws;
 
-/// The hex digest a coreutils tool (sha1sum, sha256sum, b2sum, sha512sum) prints for `path`.
+/// The hex digest a coreutils tool (md5sum, sha1sum, sha256sum, b2sum, sha512sum) prints for `path`.
 fn coreutils(tool: &str, path: &Path) -> String {
     let out = Command::new(tool).arg(path).output().unwrap();
     assert!(out.status.success(), "{tool} failed");
@@ -89,19 +91,35 @@ fn every_package_directory_has_a_thick_manifest_of_all_its_files() {
             let manifest = std::fs::read_to_string(pkg.join("Manifest"))
                 .unwrap_or_else(|e| panic!("{}: no Manifest: {e}", pkg.display()));
             let mut listed = BTreeSet::new();
+            let mut listed1 = BTreeSet::new();
             for line in manifest.lines() {
-                let kind = line.split(' ').next().unwrap();
-                let name = line.split(' ').nth(1).unwrap();
-                let rel = match kind {
+                let f: Vec<&str> = line.split(' ').collect();
+                if matches!(f[0], "MD5" | "RMD160" | "SHA256") && f.len() == 4 {
+                    // Manifest1: HASH hex path size, the path relative to the package directory.
+                    let path = pkg.join(f[2]);
+                    assert_eq!(
+                        f[3].parse::<u64>().unwrap(),
+                        std::fs::metadata(&path).unwrap().len(),
+                        "{line}"
+                    );
+                    match f[0] {
+                        "MD5" => assert_eq!(f[1], coreutils("md5sum", &path), "{line}"),
+                        "SHA256" => assert_eq!(f[1], coreutils("sha256sum", &path), "{line}"),
+                        _ => assert_eq!(f[1].len(), 40, "{line}"),
+                    }
+                    listed1.insert((f[0].to_string(), f[2].to_string()));
+                    continue;
+                }
+                let rel = match f[0] {
                     "DIST" => continue,
-                    "AUX" => format!("files/{name}"),
-                    "EBUILD" | "MISC" => name.to_string(),
+                    "AUX" => format!("files/{}", f[1]),
+                    "EBUILD" | "MISC" => f[1].to_string(),
                     other => panic!("unknown Manifest entry {other}: {line}"),
                 };
                 let path = pkg.join(&rel);
                 let pairs = hashes(line);
                 assert_eq!(pairs.len(), 5, "{line}");
-                let size: u64 = line.split(' ').nth(2).unwrap().parse().unwrap();
+                let size: u64 = f[2].parse().unwrap();
                 assert_eq!(size, std::fs::metadata(&path).unwrap().len(), "{line}");
                 assert_eq!(value(&pairs, "SHA1"), coreutils("sha1sum", &path));
                 assert_eq!(value(&pairs, "SHA256"), coreutils("sha256sum", &path));
@@ -112,7 +130,42 @@ fn every_package_directory_has_a_thick_manifest_of_all_its_files() {
             let mut on_disk = BTreeSet::new();
             collect(&pkg, &pkg, &mut on_disk);
             on_disk.remove("Manifest");
-            assert_eq!(listed, on_disk, "{}: Manifest vs files", pkg.display());
+            // Portage (2.1 and today's) never lists a digest file on a Manifest2 line.
+            let digests: BTreeSet<String> = on_disk
+                .iter()
+                .filter(|p| p.starts_with("files/digest-"))
+                .cloned()
+                .collect();
+            let not_digests: BTreeSet<String> = on_disk.difference(&digests).cloned().collect();
+            assert_eq!(
+                listed,
+                not_digests,
+                "{}: Manifest2 lines vs files",
+                pkg.display()
+            );
+            // Every file, digest files included, has the three Manifest1 lines portage 2.1 wrote.
+            let want1: BTreeSet<(String, String)> = on_disk
+                .iter()
+                .flat_map(|p| ["MD5", "RMD160", "SHA256"].map(|h| (h.to_string(), p.clone())))
+                .collect();
+            assert_eq!(
+                listed1,
+                want1,
+                "{}: Manifest1 lines vs files",
+                pkg.display()
+            );
+            // Every ebuild has its digest file, and nothing else does.
+            let want_digests: BTreeSet<String> = on_disk
+                .iter()
+                .filter_map(|p| p.strip_suffix(".ebuild"))
+                .map(|pf| format!("files/digest-{pf}"))
+                .collect();
+            assert_eq!(
+                digests,
+                want_digests,
+                "{}: digest files vs ebuilds",
+                pkg.display()
+            );
         }
     }
     assert_eq!(packages, 3, "expected the overlay's three packages");
@@ -145,6 +198,40 @@ fn lib_compat_dist_line_carries_the_historical_era_hashes() {
         ),
         "{manifest}"
     );
+}
+
+// Portage 2.0 reads distfile digests from files/digest-${PF} only, MD5 or SHA1 (facts.md).
+#[test]
+fn lib_compat_digest_files_carry_what_portage_2_0_verifies() {
+    let ws = Ws::copy();
+    ws.run(&["regen"], 0);
+    let files = ws.overlay().join("sys-libs/lib-compat/files");
+    let d14 = std::fs::read_to_string(files.join("digest-lib-compat-1.4")).unwrap();
+    // Gentoo's own digest file of 1.4 (gentoo-gitmig, commit 6875e881), and the 2012 Manifest.
+    assert!(
+        d14.starts_with("MD5 e4c1617d737098f699c8722b88b5a678 lib-compat-1.4.tar.bz2 3164171\n"),
+        "{d14}"
+    );
+    assert!(
+        d14.contains(
+            "SHA1 684a81c574da77f5710cf1d5c0fcd138594573b0 lib-compat-1.4.tar.bz2 3164171\n"
+        ),
+        "{d14}"
+    );
+    // No MD5 is known for 1.4.2: SHA1 is what portage 2.0 checks.
+    let d142 = std::fs::read_to_string(files.join("digest-lib-compat-1.4.2")).unwrap();
+    assert!(!d142.contains("MD5 "), "{d142}");
+    assert!(
+        d142.contains(
+            "SHA1 c4a336b58e197c6efb25d407531e4859473a9767 lib-compat-1.4.2.tar.bz2 3002557\n"
+        ),
+        "{d142}"
+    );
+    // A package without distfiles: the file exists, with nothing in it but portage 2.1's newline.
+    let nb = ws
+        .overlay()
+        .join("app-backup/netbackup-support/files/digest-netbackup-support-0.1");
+    assert_eq!(std::fs::read(nb).unwrap(), b"\n");
 }
 
 #[test]

@@ -1,7 +1,11 @@
-//! Manifest2 files: every package directory gets a thick Manifest listing its ebuilds (EBUILD),
-//! files/ (AUX), other files (MISC) and distfiles (DIST), each line with every hash nbgen knows
-//! (`model::Hash::ALL`): the ones portage 2.1.x verifies and the ones today's portage does, all
-//! computed in one read of the file.
+//! Manifests as Gentoo's tree had them in 2006, and the digest files beside them. Every package
+//! directory gets a thick Manifest: a Manifest2 line for each ebuild (EBUILD), file of files/ (AUX),
+//! other file (MISC) and distfile (DIST) with the hashes of `Hash::MANIFEST2` (portage 2.1.x's and
+//! today's), each file's followed by its Manifest1 lines (`Hash::MANIFEST1`, what portage 2.0 checks
+//! under strict). Every ebuild gets `files/digest-${PF}`, the distfile digests portage 2.0 reads. The
+//! layout is what portage 2.1's own Manifest writer made for the 2.0 users (its portage_manifest.py):
+//! digest files have Manifest1 lines only, never an AUX line. Every hash of a file is computed in one
+//! read of it.
 
 use std::fs::File;
 use std::io::Read;
@@ -10,6 +14,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use blake2::Blake2b512;
+use md5::Md5;
 use ripemd::Ripemd160;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
@@ -28,6 +33,7 @@ pub struct Measured {
 #[derive(Default)]
 struct Hashers {
     blake2b: Option<Blake2b512>,
+    md5: Option<Md5>,
     rmd160: Option<Ripemd160>,
     sha1: Option<Sha1>,
     sha256: Option<Sha256>,
@@ -40,6 +46,7 @@ impl Hashers {
         for hash in set {
             match hash {
                 Hash::Blake2b => h.blake2b = Some(Blake2b512::new()),
+                Hash::Md5 => h.md5 = Some(Md5::new()),
                 Hash::Rmd160 => h.rmd160 = Some(Ripemd160::new()),
                 Hash::Sha1 => h.sha1 = Some(Sha1::new()),
                 Hash::Sha256 => h.sha256 = Some(Sha256::new()),
@@ -51,6 +58,9 @@ impl Hashers {
 
     fn update(&mut self, block: &[u8]) {
         if let Some(h) = &mut self.blake2b {
+            h.update(block);
+        }
+        if let Some(h) = &mut self.md5 {
             h.update(block);
         }
         if let Some(h) = &mut self.rmd160 {
@@ -71,6 +81,9 @@ impl Hashers {
         if let Some(h) = self.blake2b {
             into.set(Hash::Blake2b, hex::encode(h.finalize()));
         }
+        if let Some(h) = self.md5 {
+            into.set(Hash::Md5, hex::encode(h.finalize()));
+        }
         if let Some(h) = self.rmd160 {
             into.set(Hash::Rmd160, hex::encode(h.finalize()));
         }
@@ -89,9 +102,9 @@ impl Hashers {
 /// The hashes split in two groups of about equal cost, so that two cores hash a large file in
 /// parallel. Measured on the development machine (release build, 256 MiB): RIPEMD-160 1.4-2.0 s
 /// (no CPU extension helps it), SHA-512 0.8-1.0 s, BLAKE2b 0.6 s, SHA-256 0.35-0.4 s and SHA-1
-/// 0.3 s (both with the CPU's SHA extensions).
+/// 0.3 s (both with the CPU's SHA extensions); MD5 costs about what SHA-1 without extensions does.
 const GROUPS: [&[Hash]; 2] = [
-    &[Hash::Rmd160, Hash::Sha1],
+    &[Hash::Md5, Hash::Rmd160, Hash::Sha1],
     &[Hash::Blake2b, Hash::Sha256, Hash::Sha512],
 ];
 
@@ -181,30 +194,37 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-/// The kinds of Manifest2 entry nbgen writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The kinds of Manifest entry nbgen writes: the four of Manifest2, and portage 2.0's digest files,
+/// which only Manifest1 lines list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Aux,
     Dist,
     Ebuild,
     Misc,
+    Digest,
 }
 
 impl Kind {
-    fn label(self) -> &'static str {
+    fn label(self) -> Option<&'static str> {
         match self {
-            Kind::Aux => "AUX",
-            Kind::Dist => "DIST",
-            Kind::Ebuild => "EBUILD",
-            Kind::Misc => "MISC",
+            Kind::Aux => Some("AUX"),
+            Kind::Dist => Some("DIST"),
+            Kind::Ebuild => Some("EBUILD"),
+            Kind::Misc => Some("MISC"),
+            Kind::Digest => None,
         }
     }
 
     /// The kind of a file of a package directory, by its path relative to that directory.
-    /// Returns the name the Manifest lists it under (AUX names are relative to files/).
+    /// Returns the name the Manifest2 line lists it under (AUX names are relative to files/).
     pub fn of(rel: &str) -> (Kind, &str) {
         if let Some(aux) = rel.strip_prefix("files/") {
-            (Kind::Aux, aux)
+            if aux.starts_with(DIGEST_PREFIX) {
+                (Kind::Digest, aux)
+            } else {
+                (Kind::Aux, aux)
+            }
         } else if rel.ends_with(".ebuild") && !rel.contains('/') {
             (Kind::Ebuild, rel)
         } else {
@@ -213,10 +233,19 @@ impl Kind {
     }
 }
 
-/// One Manifest line: kind, name, size, then the known hashes in portage's order.
+/// The name portage 2.0 reads an ebuild's distfile digests from: files/digest-${PF}.
+pub const DIGEST_PREFIX: &str = "digest-";
+
+/// The path of the digest file of the ebuild of `pf` (${PF}), relative to the package directory.
+pub fn digest_path(pf: &str) -> String {
+    format!("files/{DIGEST_PREFIX}{pf}")
+}
+
+/// One Manifest2 line: kind, name, size, then the known hashes in portage's order.
 fn line(kind: Kind, name: &str, size: u64, digests: &Digests) -> String {
-    let mut line = format!("{} {name} {size}", kind.label());
-    for hash in Hash::ALL {
+    let label = kind.label().expect("digest files have no Manifest2 line");
+    let mut line = format!("{label} {name} {size}");
+    for hash in Hash::MANIFEST2 {
         if let Some(v) = digests.get(hash) {
             line.push_str(&format!(" {} {v}", hash.label()));
         }
@@ -224,7 +253,20 @@ fn line(kind: Kind, name: &str, size: u64, digests: &Digests) -> String {
     line
 }
 
-/// The line of a file nbgen measured.
+/// Manifest1 (and digest file) lines: `<HASH> <hex> <path> <size>`, one per hash of `set` known.
+fn lines1<'a>(
+    set: &'a [Hash],
+    path: &'a str,
+    size: u64,
+    digests: &'a Digests,
+) -> impl Iterator<Item = String> + 'a {
+    set.iter().filter_map(move |hash| {
+        let v = digests.get(*hash)?;
+        Some(format!("{} {v} {path} {size}", hash.label()))
+    })
+}
+
+/// The Manifest2 line of a file nbgen measured.
 pub fn entry_line(kind: Kind, name: &str, m: &Measured) -> String {
     line(kind, name, m.size, &m.digests)
 }
@@ -239,24 +281,56 @@ pub fn dist_line(d: &Distfile) -> Option<String> {
     Some(line(Kind::Dist, &d.name, d.size?, &d.digests))
 }
 
-/// The lines of a package directory's Manifest: one per file in it (paths relative to the
-/// directory, the Manifest itself excluded) and one per pinned distfile, sorted and unique.
+/// The text of an ebuild's files/digest-${PF}: for each of its pinned distfiles, by name, a line per
+/// known hash of `Hash::DIGEST`. Portage 2.0 needs the file even when it lists nothing; portage 2.1
+/// wrote it as its lines, each ending in a newline, and a lone newline when there were none.
+pub fn digest_file<'a>(distfiles: impl IntoIterator<Item = &'a Distfile>) -> String {
+    let mut distfiles: Vec<&Distfile> = distfiles.into_iter().collect();
+    distfiles.sort_by(|a, b| a.name.cmp(&b.name));
+    let lines: Vec<String> = distfiles
+        .iter()
+        .filter_map(|d| {
+            Some(lines1(&Hash::DIGEST, &d.name, d.size?, &d.digests).collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect();
+    format!("{}\n", lines.join("\n"))
+}
+
+/// The lines of a package directory's Manifest, laid out as portage 2.1 wrote them: by kind (AUX,
+/// DIST, EBUILD, MISC) and name, each file's Manifest2 line followed by its Manifest1 lines, then the
+/// digest files' Manifest1 lines. `files` are paths relative to the directory (the Manifest itself
+/// is left out); unpinned distfiles have no line.
 pub fn package_lines<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     distfiles: impl IntoIterator<Item = &'a Distfile>,
 ) -> Vec<String> {
-    let mut lines: Vec<String> = files
+    let mut entries: Vec<(Kind, String, Vec<String>)> = files
         .into_iter()
         .filter(|(rel, _)| *rel != "Manifest")
         .map(|(rel, bytes)| {
             let (kind, name) = Kind::of(rel);
-            entry_line(kind, name, &measure_bytes(bytes))
+            let m = measure_bytes(bytes);
+            let mut lines: Vec<String> = kind
+                .label()
+                .map(|_| entry_line(kind, name, &m))
+                .into_iter()
+                .collect();
+            lines.extend(lines1(&Hash::MANIFEST1, rel, m.size, &m.digests));
+            (kind, name.to_string(), lines)
         })
-        .chain(distfiles.into_iter().filter_map(dist_line))
+        .chain(
+            distfiles
+                .into_iter()
+                .filter_map(|d| Some((Kind::Dist, d.name.clone(), vec![dist_line(d)?]))),
+        )
         .collect();
-    lines.sort();
-    lines.dedup();
-    lines
+    entries.sort();
+    entries.dedup();
+    entries
+        .into_iter()
+        .flat_map(|(_, _, lines)| lines)
+        .collect()
 }
 
 /// Why a distfile's DIST line is incomplete, if it is.
@@ -267,7 +341,7 @@ pub fn gap(d: &Distfile) -> Option<String> {
             d.name, d.name
         ));
     }
-    let missing: Vec<&str> = Hash::ALL
+    let missing: Vec<&str> = Hash::MANIFEST2
         .iter()
         .filter(|h| d.digests.get(**h).is_none())
         .map(|h| h.label())

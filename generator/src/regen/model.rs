@@ -15,45 +15,7 @@ pub struct Overlay {
     pub categories: Vec<String>,
     /// Sorted by category, then name.
     pub packages: Vec<Package>,
-    /// The ebuilds written for every version (FLAVOURS), for the templates that list their EAPIs.
-    pub flavours: &'static [Flavour],
 }
-
-/// One of the ebuilds written for each version: its EAPI and the revision its file name carries.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Flavour {
-    pub eapi: &'static str,
-    /// The file name's suffix after the version: "" or "-r1".
-    pub revision: &'static str,
-    /// True for the ebuild today's package managers take, false for the one portage 2.1 takes.
-    pub today: bool,
-}
-
-impl Flavour {
-    /// The other ebuild of the same version.
-    pub fn twin(self) -> Flavour {
-        let other = FLAVOURS.iter().find(|f| f.today != self.today);
-        *other.expect("FLAVOURS holds one ebuild for portage 2.1 and one for today")
-    }
-}
-
-/// Every version is written twice. EAPI 0 is the only EAPI portage 2.1 (Gentoo 2006-2007) knows,
-/// and it masks every other ("masked by: required EAPI -8, supported EAPI 0"), so it takes the -r0 ebuild.
-/// Today's portage cannot install EAPI 0 ebuilds: it makes ED readonly in every EAPI, and the EAPI
-/// 0 helpers' `local ED=${D}` then fails (ci/client-tests/today-portage shows it). The same ebuild
-/// as EAPI 8, one revision up, is the version it prefers.
-pub const FLAVOURS: [Flavour; 2] = [
-    Flavour {
-        eapi: "0",
-        revision: "",
-        today: false,
-    },
-    Flavour {
-        eapi: "8",
-        revision: "-r1",
-        today: true,
-    },
-];
 
 #[derive(Debug, Serialize)]
 pub struct Package {
@@ -110,12 +72,15 @@ pub struct Distfile {
     pub source: Option<String>,
 }
 
-/// The hashes a Manifest line carries: SHA1, SHA256 and RMD160 are what portage 2.1.x verifies
-/// (SHA1 alone without pycrypto), BLAKE2B and SHA512 what today's portage does. `ALL` is in the
-/// order portage sorts hash names on a line.
+/// The hashes nbgen knows. Each format carries its own set: a Manifest2 line `MANIFEST2` (SHA1,
+/// SHA256 and RMD160 are what portage 2.1.x verifies, SHA1 alone without pycrypto; BLAKE2B and
+/// SHA512 what today's portage does), a Manifest1 line `MANIFEST1` and a `files/digest-${PF}` line
+/// `DIGEST` (portage 2.0 reads only MD5 and SHA1 there). `ALL` is in the order portage sorts hash
+/// names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hash {
     Blake2b,
+    Md5,
     Rmd160,
     Sha1,
     Sha256,
@@ -123,7 +88,17 @@ pub enum Hash {
 }
 
 impl Hash {
-    pub const ALL: [Hash; 5] = [
+    pub const ALL: [Hash; 6] = [
+        Hash::Blake2b,
+        Hash::Md5,
+        Hash::Rmd160,
+        Hash::Sha1,
+        Hash::Sha256,
+        Hash::Sha512,
+    ];
+
+    /// A Manifest2 line's hashes. No MD5: no portage ever read it from a Manifest2 line.
+    pub const MANIFEST2: [Hash; 5] = [
         Hash::Blake2b,
         Hash::Rmd160,
         Hash::Sha1,
@@ -131,10 +106,19 @@ impl Hash {
         Hash::Sha512,
     ];
 
+    /// The Manifest1 lines of a file, as portage 2.1 wrote them beside the Manifest2 ones
+    /// (MANIFEST1_HASH_FUNCTIONS of its portage_const.py). Portage 2.0 checks the MD5 line.
+    pub const MANIFEST1: [Hash; 3] = [Hash::Md5, Hash::Rmd160, Hash::Sha256];
+
+    /// The lines of a distfile in `files/digest-${PF}`: portage 2.1's three, and SHA1, which is what
+    /// portage 2.0 verifies where no MD5 is known.
+    pub const DIGEST: [Hash; 4] = [Hash::Md5, Hash::Rmd160, Hash::Sha1, Hash::Sha256];
+
     /// The name on a Manifest line.
     pub fn label(self) -> &'static str {
         match self {
             Hash::Blake2b => "BLAKE2B",
+            Hash::Md5 => "MD5",
             Hash::Rmd160 => "RMD160",
             Hash::Sha1 => "SHA1",
             Hash::Sha256 => "SHA256",
@@ -146,6 +130,7 @@ impl Hash {
     pub fn key(self) -> &'static str {
         match self {
             Hash::Blake2b => "blake2b",
+            Hash::Md5 => "md5",
             Hash::Rmd160 => "rmd160",
             Hash::Sha1 => "sha1",
             Hash::Sha256 => "sha256",
@@ -156,6 +141,7 @@ impl Hash {
     /// Length of the digest in hex digits.
     pub fn hex_len(self) -> usize {
         match self {
+            Hash::Md5 => 32,
             Hash::Rmd160 | Hash::Sha1 => 40,
             Hash::Sha256 => 64,
             Hash::Blake2b | Hash::Sha512 => 128,
@@ -166,6 +152,7 @@ impl Hash {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Digests {
     pub blake2b: Option<String>,
+    pub md5: Option<String>,
     pub rmd160: Option<String>,
     pub sha1: Option<String>,
     pub sha256: Option<String>,
@@ -184,6 +171,7 @@ impl Digests {
     fn slot_ref(&self, hash: Hash) -> &Option<String> {
         match hash {
             Hash::Blake2b => &self.blake2b,
+            Hash::Md5 => &self.md5,
             Hash::Rmd160 => &self.rmd160,
             Hash::Sha1 => &self.sha1,
             Hash::Sha256 => &self.sha256,
@@ -194,6 +182,7 @@ impl Digests {
     fn slot_mut(&mut self, hash: Hash) -> &mut Option<String> {
         match hash {
             Hash::Blake2b => &mut self.blake2b,
+            Hash::Md5 => &mut self.md5,
             Hash::Rmd160 => &mut self.rmd160,
             Hash::Sha1 => &mut self.sha1,
             Hash::Sha256 => &mut self.sha256,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::base::error::Result;
 use crate::regen::manifest;
-use crate::regen::model::{FileOrigin, Flavour, Overlay, Package, Version, FLAVOURS};
+use crate::regen::model::{FileOrigin, Overlay, Package, Version};
 use crate::regen::templates::Templates;
 use crate::regen::view;
 
@@ -33,9 +33,6 @@ struct EbuildCtx<'a> {
     version: &'a Version,
     /// The version's values as the ebuild shows them (wrapped, quoted).
     view: view::VersionView,
-    flavour: Flavour,
-    /// The other ebuild of the same version, which the header comment names.
-    twin: Flavour,
 }
 
 #[derive(Serialize)]
@@ -71,8 +68,8 @@ pub fn render(overlay: &Overlay, templates: &Templates) -> Result<Rendered> {
     Ok(Rendered { tree, notes })
 }
 
-/// A package's directory: metadata.xml, the ebuilds of every version (one per flavour), files/,
-/// and the Manifest of it all.
+/// A package's directory: metadata.xml, one EAPI 0 ebuild per version with its digest file,
+/// files/, and the Manifest of it all.
 fn render_package(
     tree: &mut Tree,
     notes: &mut Vec<String>,
@@ -88,24 +85,23 @@ fn render_package(
         templates.render("overlay/metadata.xml", &ctx)?,
     );
     for version in &package.versions {
-        for flavour in FLAVOURS {
-            let ctx = EbuildCtx {
-                overlay,
-                package,
-                version,
-                view: view::version(package, version),
-                flavour,
-                twin: flavour.twin(),
-            };
-            put(
-                tree,
-                format!(
-                    "{dir}/{}-{}{}.ebuild",
-                    package.name, version.version, flavour.revision
-                ),
-                templates.render(&version.template, &ctx)?,
-            );
-        }
+        let pf = format!("{}-{}", package.name, version.version);
+        let ctx = EbuildCtx {
+            overlay,
+            package,
+            version,
+            view: view::version(package, version),
+        };
+        put(
+            tree,
+            format!("{dir}/{pf}.ebuild"),
+            templates.render(&version.template, &ctx)?,
+        );
+        put(
+            tree,
+            format!("{dir}/{}", manifest::digest_path(&pf)),
+            manifest::digest_file(&version.distfiles),
+        );
         for d in &version.distfiles {
             notes.extend(manifest::gap(d).map(|g| format!("{dir}: {g}")));
         }

@@ -80,6 +80,8 @@ pub struct DistfileSpec {
     pub uri: Option<String>,
     pub size: Option<u64>,
     pub blake2b: Option<Spanned<String>>,
+    /// Only for portage 2.0's digest files and Manifest1 lines; no Manifest2 line carries it.
+    pub md5: Option<Spanned<String>>,
     pub rmd160: Option<Spanned<String>>,
     pub sha1: Option<Spanned<String>>,
     pub sha256: Option<Spanned<String>>,

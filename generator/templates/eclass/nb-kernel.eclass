@@ -5,21 +5,20 @@
 # @ECLASS: nb-kernel.eclass
 # @MAINTAINER:
 # {{identity.owner.name}} <{{identity.owner.email}}>
-# @SUPPORTED_EAPIS:{{#each flavours}} {{eapi}}{{/each}}
+# @SUPPORTED_EAPIS: 0
 # @BLURB: locate and read the kernel tree that nb-overlay's drivers build against
 # @DESCRIPTION:
 # The one place in nb-overlay that knows kernel trees: where the tree is, which
 # version and series (2.4 or 2.6) it is, and what its .config says.  Ebuilds
 # list the options they need in CONFIG_CHECK, in the convention linux-info users
 # know, and call nb-kernel_check_config.  The eclass is written for EAPI 0 and
-# the bash of 2006 because the systems that run these kernels have portage 2.1;
-# the eclasses of today's ::gentoo do not accept EAPI 0.  Each version also has
-# an EAPI 8 revision for today's portage, the same code, so nothing here may
-# depend on the EAPI: ROOT, for one, ends in a slash in EAPI 0 and not in 8.
+# the bash of 2004-2006 (2.05b to 3.1) because the systems that run these
+# kernels have portage 2.0 or 2.1; the eclasses of today's ::gentoo do not
+# accept EAPI 0.
 
 case ${EAPI:-0} in
-	{{#each flavours}}{{#unless @first}}|{{/unless}}{{eapi}}{{/each}}) ;;
-	*) die "${ECLASS}: EAPI ${EAPI} is not supported (nb-overlay's ebuilds are EAPI{{#each flavours}} {{eapi}}{{/each}})" ;;
+	0) ;;
+	*) die "${ECLASS}: EAPI ${EAPI} is not supported (nb-overlay's ebuilds are EAPI 0)" ;;
 esac
 
 if [ -z "${_NB_KERNEL_ECLASS}" ]; then

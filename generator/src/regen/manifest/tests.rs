@@ -8,11 +8,16 @@ fn measure_bytes_via_file(bytes: &[u8]) -> Measured {
 }
 
 // Known vectors: FIPS 180-2 for "abc" (SHA-1, SHA-256, SHA-512), RFC 7693 appendix A for
-// BLAKE2b-512, the RIPEMD-160 reference (Dobbertin, Bosselaers, Preneel) for RMD160.
+// BLAKE2b-512, the RIPEMD-160 reference (Dobbertin, Bosselaers, Preneel) for RMD160, RFC 1321
+// appendix A.5 for MD5.
 #[test]
 fn abc_vectors() {
     let m = measure_bytes(b"abc");
     assert_eq!(m.size, 3);
+    assert_eq!(
+        m.digests.md5.as_deref(),
+        Some("900150983cd24fb0d6963f7d28e17f72")
+    );
     assert_eq!(
         m.digests.sha1.as_deref(),
         Some("a9993e364706816aba3e25717850c26c9cd0d89d")
@@ -108,12 +113,14 @@ fn full_line_has_portage_order() {
         Some(1),
         Digests {
             blake2b: Some("b".into()),
+            md5: Some("m".into()),
             rmd160: Some("r".into()),
             sha1: Some("s".into()),
             sha256: Some("c".into()),
             sha512: Some("d".into()),
         },
     );
+    // No MD5 on a Manifest2 line: only digest files and Manifest1 lines carry it.
     assert_eq!(
         dist_line(&d).unwrap(),
         "DIST x.tar.bz2 1 BLAKE2B b RMD160 r SHA1 s SHA256 c SHA512 d"
@@ -121,11 +128,45 @@ fn full_line_has_portage_order() {
     assert_eq!(gap(&d), None);
 }
 
+// files/digest-${PF} as portage 2.1 wrote it: by file name, then hash name, MD5 only where known,
+// SHA1 kept for portage 2.0; nothing for an unpinned file, and a lone newline when nothing is left.
+#[test]
+fn digest_file_lines() {
+    let mut a = distfile(
+        Some(5),
+        Digests {
+            md5: Some("m".into()),
+            rmd160: Some("r".into()),
+            sha1: Some("s".into()),
+            sha256: Some("c".into()),
+            blake2b: Some("b".into()),
+            sha512: Some("d".into()),
+        },
+    );
+    a.name = "b.tgz".into();
+    let mut b = distfile(
+        Some(3),
+        Digests {
+            sha1: Some("t".into()),
+            ..Default::default()
+        },
+    );
+    b.name = "a.tgz".into();
+    let unpinned = distfile(None, Digests::default());
+    assert_eq!(
+        digest_file([&a, &unpinned, &b]),
+        "SHA1 t a.tgz 3\nMD5 m b.tgz 5\nRMD160 r b.tgz 5\nSHA1 s b.tgz 5\nSHA256 c b.tgz 5\n"
+    );
+    assert_eq!(digest_file([&unpinned]), "\n");
+    assert_eq!(digest_file([]), "\n");
+}
+
 #[test]
 fn package_lines_classify_files_and_leave_out_the_manifest() {
     let files: Vec<(&str, &[u8])> = vec![
         ("metadata.xml", b"m"),
         ("files/sub/x.patch", b"p"),
+        ("files/digest-foo-1", b"\n"),
         ("Manifest", b"old"),
         ("foo-1.ebuild", b"e"),
     ];
@@ -133,15 +174,37 @@ fn package_lines_classify_files_and_leave_out_the_manifest() {
     let lines = package_lines(files, [&d]);
     let heads: Vec<String> = lines
         .iter()
-        .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            match f[0] {
+                "AUX" | "DIST" | "EBUILD" | "MISC" => f[..3].join(" "),
+                _ => format!("{} {} {}", f[0], f[2], f[3]),
+            }
+        })
         .collect();
+    // Each file's Manifest2 line, then its Manifest1 lines (path relative to the package
+    // directory); the digest file has Manifest1 lines only, last, as portage 2.1 wrote them.
     assert_eq!(
         heads,
         [
             "AUX sub/x.patch 1",
+            "MD5 files/sub/x.patch 1",
+            "RMD160 files/sub/x.patch 1",
+            "SHA256 files/sub/x.patch 1",
             "DIST x.tar.bz2 7",
             "EBUILD foo-1.ebuild 1",
-            "MISC metadata.xml 1"
+            "MD5 foo-1.ebuild 1",
+            "RMD160 foo-1.ebuild 1",
+            "SHA256 foo-1.ebuild 1",
+            "MISC metadata.xml 1",
+            "MD5 metadata.xml 1",
+            "RMD160 metadata.xml 1",
+            "SHA256 metadata.xml 1",
+            "MD5 files/digest-foo-1 1",
+            "RMD160 files/digest-foo-1 1",
+            "SHA256 files/digest-foo-1 1",
         ]
     );
+    // MD5 of "p" (RFC 1321's algorithm; md5sum agrees).
+    assert!(lines.contains(&"MD5 83878c91171338902e0fe0fb97a8c47a files/sub/x.patch 1".to_string()));
 }

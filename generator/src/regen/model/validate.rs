@@ -10,7 +10,6 @@ use toml::Spanned;
 
 use super::{
     ConfigCheck, Digests, Distfile, FileOrigin, Hash, Overlay, Package, PackageFile, Version,
-    FLAVOURS,
 };
 use crate::base::error::{Error, Result};
 use crate::base::names;
@@ -68,7 +67,6 @@ impl Ctx<'_> {
             identity: identity.clone(),
             categories: categories.into_iter().collect(),
             packages,
-            flavours: &FLAVOURS,
         })
     }
 
@@ -420,6 +418,7 @@ impl Ctx<'_> {
 fn spec_digest(d: &DistfileSpec, hash: Hash) -> Option<&Spanned<String>> {
     match hash {
         Hash::Blake2b => d.blake2b.as_ref(),
+        Hash::Md5 => d.md5.as_ref(),
         Hash::Rmd160 => d.rmd160.as_ref(),
         Hash::Sha1 => d.sha1.as_ref(),
         Hash::Sha256 => d.sha256.as_ref(),
