@@ -174,8 +174,7 @@ fn a_broken_ebuild_fails_its_entry_and_points_at_the_log() {
         .status()
         .unwrap();
     assert!(status.success());
-    // The EAPI 8 revision: the ebuild today's portage in the stage takes.
-    let ebuild = broken.join("sys-block/qla2x00-driver/qla2x00-driver-7.00.01-r1.ebuild");
+    let ebuild = broken.join("sys-block/qla2x00-driver/qla2x00-driver-7.00.01.ebuild");
     let text = std::fs::read_to_string(&ebuild).unwrap();
     let text = text.replacen(
         "src_install() {\n",
@@ -184,9 +183,10 @@ fn a_broken_ebuild_fails_its_entry_and_points_at_the_log() {
     );
     std::fs::write(&ebuild, &text).unwrap();
     // The Manifest is thick: portage refuses an ebuild whose EBUILD line does not match it, so the
-    // broken ebuild gets its own line, as a maintainer's regen would write it.
+    // broken ebuild gets its own line, as a maintainer's regen would write it (today's portage, the
+    // stage's, reads only the Manifest2 lines).
     let manifest = broken.join("sys-block/qla2x00-driver/Manifest");
-    let name = "qla2x00-driver-7.00.01-r1.ebuild";
+    let name = "qla2x00-driver-7.00.01.ebuild";
     let line = nbgen::regen::manifest::entry_line(
         nbgen::regen::manifest::Kind::Ebuild,
         name,
@@ -267,8 +267,8 @@ fn bwrap_engine_builds_an_entry_too() {
     );
     let s = summary(&results);
     assert_eq!(s["entries"][0]["status"], "passed", "{s}");
-    let contents = results
-        .join("linux-2.6.18-fixture/out/contents/sys-block:qla2x00-driver-8.01.07-r1.CONTENTS");
+    let contents =
+        results.join("linux-2.6.18-fixture/out/contents/sys-block:qla2x00-driver-8.01.07.CONTENTS");
     let text = std::fs::read_to_string(&contents).unwrap();
     assert!(
         text.contains("/lib/modules/2.6.18-fixture/kernel/kernel/intermodule.ko"),

@@ -61,13 +61,26 @@ pub(super) fn loaded_modules(show_depends: &str) -> Vec<String> {
         .collect()
 }
 
-/// What portage prints when a distfile already in DISTDIR fails its Manifest's digests: 2.1.x
-/// names the file (`!!! Previously fetched file: 'NAME'`), today's portage its path.
+/// What portage prints when a distfile already in DISTDIR fails its digests: 2.1.x names the file
+/// (`!!! Previously fetched file: 'NAME'`), today's portage its path; 2.0.x says `!!! Digest
+/// verification Failed:` and names the path on the next line (pym/portage.py, digestCheckFiles).
 pub(super) fn refused(log: &str, distfile: &str) -> bool {
-    log.lines()
+    let is_it = |file: &str| file == distfile || file.ends_with(&format!("/{distfile}"));
+    let lines: Vec<&str> = log.lines().collect();
+    let by_2_1 = lines
+        .iter()
         .filter_map(|l| l.split_once("Previously fetched file: '"))
         .filter_map(|(_, rest)| rest.strip_suffix('\''))
-        .any(|file| file == distfile || file.ends_with(&format!("/{distfile}")))
+        .any(is_it);
+    let by_2_0 = lines.windows(2).any(|pair| {
+        pair[0].contains("!!! Digest verification Failed:")
+            && pair[1]
+                .trim_start_matches(|c: char| c != ' ')
+                .split_whitespace()
+                .next()
+                .is_some_and(is_it)
+    });
+    by_2_1 || by_2_0
 }
 
 pub(super) static FAILED_PHASE: LazyLock<Regex> =

@@ -304,6 +304,20 @@ fn a_refusal_passes_only_when_portage_refused_the_file() {
         &format!("!!! Previously fetched file: '/x/old-{name}'\n"),
         name
     ));
+    // Portage 2.0.54 names the path on the line after its verdict (colours off or on).
+    let by_2_0 = format!(
+        "\n\x1b[31;01m!!! Digest verification Failed:\x1b[39;49;00m\n\x1b[31;01m!!!\x1b[39;49;00m    /var/tmp/nb-distfiles/{name}\n\x1b[31;01m!!! Reason: \x1b[39;49;00mFailed on MD5 verification\n"
+    );
+    assert!(refused(&by_2_0, name));
+    assert!(refused(
+        &format!("!!! Digest verification Failed:\n!!!    /d/{name}\n"),
+        name
+    ));
+    assert!(!refused(
+        &format!("!!! Digest verification Failed:\n!!!    /d/old-{name}\n"),
+        name
+    ));
+    assert!(!refused(&format!("!!!    /d/{name}\n"), name));
     // Emerged anyway: the wrong file was accepted.
     let r = refusal_result("sys-libs/lib-compat", Some((0, 3, 1)), name, dir.path());
     assert_eq!(r.outcome, Outcome::Failed);
