@@ -282,8 +282,8 @@ pub fn dist_line(d: &Distfile) -> Option<String> {
 }
 
 /// The text of an ebuild's files/digest-${PF}: for each of its pinned distfiles, by name, a line per
-/// known hash of `Hash::DIGEST`. Portage 2.0 needs the file even when it lists nothing; portage 2.1
-/// wrote it as its lines, each ending in a newline, and a lone newline when there were none.
+/// known hash of `Hash::DIGEST`. Portage 2.0 needs the file even when it lists nothing; portage
+/// 2.1.2.2 writes it as its lines, each ending in a newline, and empty when there are none.
 pub fn digest_file<'a>(distfiles: impl IntoIterator<Item = &'a Distfile>) -> String {
     let mut distfiles: Vec<&Distfile> = distfiles.into_iter().collect();
     distfiles.sort_by(|a, b| a.name.cmp(&b.name));
@@ -293,8 +293,9 @@ pub fn digest_file<'a>(distfiles: impl IntoIterator<Item = &'a Distfile>) -> Str
             Some(lines1(&Hash::DIGEST, &d.name, d.size?, &d.digests).collect::<Vec<_>>())
         })
         .flatten()
+        .map(|line| line + "\n")
         .collect();
-    format!("{}\n", lines.join("\n"))
+    lines.concat()
 }
 
 /// The lines of a package directory's Manifest, laid out as portage 2.1 wrote them: by kind (AUX,
