@@ -24,6 +24,16 @@ esac
 if [ -z "${_NB_KERNEL_ECLASS}" ]; then
 _NB_KERNEL_ECLASS=1
 
+# @FUNCTION: elog
+# @USAGE: <message>
+# @DESCRIPTION:
+# Defined only where portage has none (portage 2.0): einfo with the same message.
+# Portage 2.0 (Gentoo 2004.1 to 2006.0) has no elog, which came with portage 2.1's message log:
+# there the message goes out through einfo, so that it is not lost.
+if ! type elog >/dev/null 2>&1; then
+	elog() { einfo "$@"; }
+fi
+
 # @ECLASS_VARIABLE: KERNEL_DIR
 # @USER_VARIABLE
 # @DESCRIPTION:

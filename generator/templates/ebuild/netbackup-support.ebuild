@@ -2,6 +2,8 @@
 
 {{> partials/ebuild-vars}}
 
+{{> partials/elog-compat}}
+
 # The tools run by root and the init scripts; bpps and vmps are NetBackup's names
 # and go beside the package's other files, switched in by nb-switch-ps.
 src_install() {

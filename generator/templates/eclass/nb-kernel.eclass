@@ -24,6 +24,12 @@ esac
 if [ -z "${_NB_KERNEL_ECLASS}" ]; then
 _NB_KERNEL_ECLASS=1
 
+# @FUNCTION: elog
+# @USAGE: <message>
+# @DESCRIPTION:
+# Defined only where portage has none (portage 2.0): einfo with the same message.
+{{> partials/elog-compat}}
+
 # @ECLASS_VARIABLE: KERNEL_DIR
 # @USER_VARIABLE
 # @DESCRIPTION:

@@ -20,6 +20,12 @@ RDEPEND="app-arch/mt-st
 	sys-block/mtx
 	x86? ( sys-libs/lib-compat )"
 
+# Portage 2.0 (Gentoo 2004.1 to 2006.0) has no elog, which came with portage 2.1's message log:
+# there the message goes out through einfo, so that it is not lost.
+if ! type elog >/dev/null 2>&1; then
+	elog() { einfo "$@"; }
+fi
+
 # The tools run by root and the init scripts; bpps and vmps are NetBackup's names
 # and go beside the package's other files, switched in by nb-switch-ps.
 src_install() {
