@@ -70,6 +70,7 @@ src_install() {
 }
 
 pkg_postinst() {
+	nb-kernel_restore
 	elog "The QLogic {{package.vars.series_2_4.driver}} modules are in /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi."
 	elog "Run modules-update (it also runs depmod), then load the driver:"
 	elog "  modprobe qla2300"

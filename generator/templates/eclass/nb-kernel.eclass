@@ -231,6 +231,21 @@ nb-kernel_setup() {
 	fi
 }
 
+# @FUNCTION: nb-kernel_restore
+# @USAGE: [<patch>]
+# @DESCRIPTION:
+# For pkg_postinst and the other pkg_* phases after the build: portage 2.0 runs
+# them without the variables pkg_setup set (2.1 keeps them), so read the tree
+# again, as linux-mod's update_depmod did with get_version; with <patch>, set
+# NB_INTERMODULE again too.  Quiet: pkg_setup has said it all.  Without the
+# tree (a binary package merged elsewhere) nothing is set.
+nb-kernel_restore() {
+	[ -z "${NB_KV_RELEASE}" ] || return 0
+	[ -r "${KERNEL_DIR}/Makefile" ] || return 0
+	nb-kernel_setup >/dev/null 2>&1
+	[ -z "$1" ] || nb-kernel_intermodule "$1" >/dev/null 2>&1
+}
+
 # @FUNCTION: nb-kernel_require_at_most
 # @USAGE: <version> <why>
 # @DESCRIPTION:

@@ -44,28 +44,16 @@ src_install() {
 	newconfd "${FILESDIR}"/nb-devlinks.confd nb-devlinks || die "installing /etc/conf.d/nb-devlinks failed"
 
 	insinto /usr/share/${PN}
-	doins "${FILESDIR}"/sysctl-netbackup.conf "${FILESDIR}"/netbackup-scsi-2.4.modules \
-		"${FILESDIR}"/netbackup-scsi-2.6.modules || die "installing the shared settings failed"
+	doins "${FILESDIR}"/sysctl-netbackup.conf || die "installing the sysctl settings failed"
+	# Executable: modules-update runs it for the kernel it writes for (2.4 or 2.6).
+	exeinto /etc/modules.d
+	newexe "${FILESDIR}"/netbackup-scsi.modules netbackup || die "installing /etc/modules.d/netbackup failed"
 	doenvd "${FILESDIR}"/99netbackup || die "installing the env.d file for root's PATH failed"
 
 	insinto /etc/xinetd.d
 	newins "${FILESDIR}"/bpcd.xinetd bpcd || die "installing /etc/xinetd.d/bpcd failed"
 	insinto /etc/devfs.d
 	newins "${FILESDIR}"/netbackup.devfs netbackup || die "installing /etc/devfs.d/netbackup failed"
-}
-
-# modules.d is read for the running kernel; scsi_mod's LUN parameter is named
-# differently on 2.4 and 2.6, so the file for the running series is installed.
-pkg_preinst() {
-	local series
-	case $(uname -r) in
-		2.4.*) series=2.4 ;;
-		*) series=2.6 ;;
-	esac
-	einfo "Installing the scsi_mod options for the running ${series} kernel"
-	mkdir -p "${D}"/etc/modules.d || die "creating /etc/modules.d in the image failed"
-	cp "${D}"/usr/share/${PN}/netbackup-scsi-${series}.modules "${D}"/etc/modules.d/netbackup \
-		|| die "installing /etc/modules.d/netbackup failed"
 }
 
 pkg_postinst() {

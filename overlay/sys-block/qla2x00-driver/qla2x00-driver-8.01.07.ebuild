@@ -127,17 +127,26 @@ src_compile() {
 	nb_write_conf
 }
 
+# NB_QLA_CONF: what nb_write_conf does with /etc/qla2xxx.conf: none (there is
+# none), root (it is in ROOT, which qla_opts cannot read) or written.  A function
+# of the files, so that pkg_postinst can tell it again on portage 2.0, which
+# runs that phase without the build's variables.
+nb_conf_state() {
+	if [ ! -e "${ROOT%/}/etc/qla2xxx.conf" ]; then
+		NB_QLA_CONF=none
+	elif [ -n "${ROOT%/}" ]; then
+		NB_QLA_CONF=root
+	else
+		NB_QLA_CONF=written
+	fi
+}
+
 # QLogic's installer writes /etc/qla2xxx.conf (persistent binding, failover) into
 # the freshly built qla2xxx_conf module with qla_opts (extras/build.sh); without
 # it every rebuild would lose that data.  qla_opts reads only /etc/qla2xxx.conf.
 nb_write_conf() {
-	local conf="${ROOT%/}/etc/qla2xxx.conf"
-	NB_QLA_CONF=none
-	[ -e "${conf}" ] || return 0
-	if [ -n "${ROOT%/}" ]; then
-		NB_QLA_CONF=root
-		return 0
-	fi
+	nb_conf_state
+	[ "${NB_QLA_CONF}" = written ] || return 0
 	einfo "Writing /etc/qla2xxx.conf into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)"
 	"${NB_DRIVER_DIR}/extras/qla_opts" -w --file="${NB_DRIVER_DIR}/qla2xxx_conf.ko" qla2xxx_conf \
 		|| die "qla_opts -w qla2xxx_conf could not write /etc/qla2xxx.conf into qla2xxx_conf.ko: check that file (or move it away to build without it)"
@@ -174,6 +183,8 @@ src_install() {
 }
 
 pkg_postinst() {
+	nb-kernel_restore kernel-2.6.16-intermodule.patch
+	nb_conf_state
 	elog "The QLogic 8.x modules are in /lib/modules/${NB_KV_RELEASE}."
 	elog "qla2xxx is the driver's core; the chip module of your HBA binds it:"
 	elog "  qla2100  ISP2100"
