@@ -6,12 +6,16 @@ fn xml_escape_covers_markup() {
 }
 
 /// A file without markup is shipped from generator/verbatim, not rendered: every template
-/// holds at least one handlebars expression.
+/// holds at least one handlebars expression. Partials are not shipped files but text that
+/// templates include (partials/elog-compat, in an ebuild and the eclass), so they may have none.
 #[test]
 fn every_template_has_markup() {
     let mut stack = vec![&TEMPLATES];
     let mut seen = 0;
     while let Some(dir) = stack.pop() {
+        if dir.path().starts_with("partials") {
+            continue;
+        }
         for file in dir.files() {
             let text = file.contents_utf8().expect("templates are UTF-8");
             assert!(
