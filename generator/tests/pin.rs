@@ -68,7 +68,7 @@ fn unpinned_distfile_gets_no_dist_line_until_pinned() {
         0,
     );
     assert!(
-        out.contains("demo-1.tar.bz2: recorded BLAKE2B RMD160 SHA1 SHA256 SHA512"),
+        out.contains("demo-1.tar.bz2: recorded BLAKE2B MD5 RMD160 SHA1 SHA256 SHA512"),
         "{out}"
     );
     let spec = ws.spec();
@@ -91,6 +91,20 @@ fn unpinned_distfile_gets_no_dist_line_until_pinned() {
             "DIST demo-1.tar.bz2 3 BLAKE2B {ABC_BLAKE2B} RMD160 {ABC_RMD160} SHA1 {ABC_SHA1} SHA256 {ABC_SHA256} SHA512 {ABC_SHA512}\n"
         )
     );
+    // Portage 2.0's digest file gets the MD5 (RFC 1321's "abc" vector) and the SHA1.
+    let digest = std::fs::read_to_string(
+        ws.overlay()
+            .join("sys-libs/lib-compat/files/digest-lib-compat-1.4"),
+    )
+    .unwrap();
+    assert!(
+        digest.starts_with("MD5 900150983cd24fb0d6963f7d28e17f72 demo-1.tar.bz2 3\n"),
+        "{digest}"
+    );
+    assert!(
+        digest.contains(&format!("SHA1 {ABC_SHA1} demo-1.tar.bz2 3\n")),
+        "{digest}"
+    );
     // Pinning the same file again changes nothing.
     let (out, _) = ws.run(&["pin", file.to_str().unwrap()], 0);
     assert!(out.contains("already pinned, digests match"), "{out}");
@@ -105,11 +119,14 @@ fn pin_completes_a_historical_sha256_and_keeps_its_source() {
         "{SPEC}size = 3\nsha256 = \"{ABC_SHA256}\"\nsource = \"an old Manifest\"\n"
     ));
     let (out, _) = ws.run(&["pin", file.to_str().unwrap()], 0);
-    assert!(out.contains("recorded BLAKE2B RMD160 SHA1 SHA512"), "{out}");
+    assert!(
+        out.contains("recorded BLAKE2B MD5 RMD160 SHA1 SHA512"),
+        "{out}"
+    );
     let spec = ws.spec();
     assert!(
         spec.contains(
-            "source = \"an old Manifest; BLAKE2B RMD160 SHA1 SHA512 computed by `nbgen pin`"
+            "source = \"an old Manifest; BLAKE2B MD5 RMD160 SHA1 SHA512 computed by `nbgen pin`"
         ),
         "{spec}"
     );
