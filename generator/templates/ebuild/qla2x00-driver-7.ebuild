@@ -71,9 +71,18 @@ src_install() {
 
 pkg_postinst() {
 	nb-kernel_restore
+	nb-kernel_update_depmod
+	nb-kernel_update_moduledb
 	elog "The QLogic {{package.vars.series_2_4.driver}} modules are in /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi."
-	elog "Run modules-update (it also runs depmod), then load the driver:"
+	elog "Run modules-update (it writes /etc/modules.d/qla2x00-driver into modules.conf),"
+	elog "then load the driver:"
 	elog "  modprobe qla2300"
 	elog "Add qla2300 to /etc/modules.autoload.d/kernel-{{version.kernel_series}} to load it at boot."
 	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
+	elog "(module-rebuild rebuild, from sys-kernel/module-rebuild, does it for every package"
+	elog "on its list, this one included)."
+}
+
+pkg_postrm() {
+	nb-kernel_remove_moduledb
 }

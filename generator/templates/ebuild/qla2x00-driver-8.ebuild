@@ -126,14 +126,16 @@ src_install() {
 
 pkg_postinst() {
 	nb-kernel_restore {{package.vars.series_2_6.intermodule_patch}}
+	nb-kernel_update_depmod
+	nb-kernel_update_moduledb
 	nb_conf_state
 	elog "The QLogic {{package.vars.series_2_6.driver}} modules are in /lib/modules/${NB_KV_RELEASE}."
 	elog "qla2xxx is the driver's core; the chip module of your HBA binds it:"
 {{#each package.vars.series_2_6.chips}}
 	elog "  {{this.module}}  {{this.hbas}}"
 {{/each}}
-	elog "(lspci -n lists a QLogic HBA as 1077:<ISP>.)  Run modules-update (it also runs"
-	elog "depmod), then load the chip module, e.g. for an ISP2312:"
+	elog "(lspci -n lists a QLogic HBA as 1077:<ISP>.)  Run modules-update (it writes"
+	elog "/etc/modules.d into modprobe.conf), then load the chip module, e.g. for an ISP2312:"
 	elog "  modprobe qla2300"
 	elog "/etc/modules.d/qla2x00-driver names qla2300 in scsi_hostadapter1 and loads"
 	elog "qla2xxx_conf before qla2xxx (and unloads it after); name your chip module there"
@@ -151,5 +153,10 @@ pkg_postinst() {
 	esac
 	nb-kernel_intermodule_alternative elog
 	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
-	elog "(it writes /etc/qla2xxx.conf into the new qla2xxx_conf.ko again)."
+	elog "(it writes /etc/qla2xxx.conf into the new qla2xxx_conf.ko again); module-rebuild"
+	elog "rebuild, from sys-kernel/module-rebuild, does it for every package on its list."
+}
+
+pkg_postrm() {
+	nb-kernel_remove_moduledb
 }

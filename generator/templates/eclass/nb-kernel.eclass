@@ -404,6 +404,56 @@ nb-kernel_check_config() {
 	[ -z "${failed}" ] || die "kernel ${NB_KV_OUT} lacks:${failed}; change them (make menuconfig), rebuild and boot that kernel, then emerge ${CATEGORY}/${PN} again"
 }
 
+# @FUNCTION: nb-kernel_update_depmod
+# @DESCRIPTION:
+# For pkg_postinst, after nb-kernel_restore: run depmod for the kernel the
+# modules were built for, in ROOT, against that tree's System.map, as
+# linux-mod's update_depmod did, so that modprobe finds the new modules without
+# a reboot.  Without the tree or its System.map it says what to run instead.
+nb-kernel_update_depmod() {
+	if [ -z "${NB_KV_RELEASE}" ]; then
+		ewarn "The kernel tree in ${KERNEL_DIR} is gone, so depmod was not run: run"
+		ewarn "  depmod -a <release>"
+		ewarn "for the kernel these modules are for (modules-update runs it for the running one)."
+		return 0
+	fi
+	if [ ! -r "${NB_KV_OUT}/System.map" ]; then
+		ewarn "${NB_KV_OUT} has no System.map (the kernel was not built there), so depmod"
+		ewarn "was not run.  Once kernel ${NB_KV_RELEASE} is installed, run:"
+		ewarn "  depmod -a ${NB_KV_RELEASE}"
+		return 0
+	fi
+	ebegin "Updating module dependencies for ${NB_KV_RELEASE}"
+	depmod -ae -F "${NB_KV_OUT}/System.map" -b "${ROOT:-/}" "${NB_KV_RELEASE}"
+	eend $? "depmod failed: run depmod -a ${NB_KV_RELEASE} by hand"
+}
+
+# @FUNCTION: nb-kernel_update_moduledb
+# @DESCRIPTION:
+# For pkg_postinst: list the package in module-rebuild's moduledb (the line
+# linux-mod wrote), so that `module-rebuild rebuild` (and today's portage's
+# @module-rebuild) rebuilds it after a kernel update, as the HOWTO says to.
+nb-kernel_update_moduledb() {
+	local db="${ROOT%/}/var/lib/module-rebuild/moduledb" line="a:1:${CATEGORY}/${PN}-${PVR}"
+	grep -qxF "${line}" "${db}" 2>/dev/null && return 0
+	mkdir -p "${db%/*}" || die "creating ${db%/*} failed"
+	einfo "Adding ${CATEGORY}/${PN}-${PVR} to module-rebuild's list (${db#${ROOT%/}})"
+	printf '%s\n' "${line}" >> "${db}" || die "adding ${line} to ${db} failed"
+}
+
+# @FUNCTION: nb-kernel_remove_moduledb
+# @DESCRIPTION:
+# For pkg_postrm: take the package's line out of module-rebuild's moduledb.
+nb-kernel_remove_moduledb() {
+	local db="${ROOT%/}/var/lib/module-rebuild/moduledb" line="a:1:${CATEGORY}/${PN}-${PVR}"
+	grep -qxF "${line}" "${db}" 2>/dev/null || return 0
+	einfo "Removing ${CATEGORY}/${PN}-${PVR} from module-rebuild's list"
+	# A new file renamed over the old one: an interrupted edit leaves the list whole.
+	grep -vxF "${line}" "${db}" > "${db}.${PF}.new"
+	[ $? -le 1 ] && mv -f "${db}.${PF}.new" "${db}" \
+		|| die "removing ${line} from ${db} failed"
+}
+
 fi
 
 # @FUNCTION: nb-kernel_repo
