@@ -34,4 +34,8 @@ src_install() {
 	fi
 	into /usr
 	dolib.so *.so* || die "installing the compatibility libraries failed"
+	# NetBackup's programs ask for libstdc++-libc6.2-2.so.3 by that name: a link the package
+	# owns, rather than one ldconfig may or may not make, which nothing would remove.
+	dosym libstdc++-3-libc6.2-2-2.10.0.so /usr/lib/libstdc++-libc6.2-2.so.3 \
+		|| die "linking libstdc++-libc6.2-2.so.3 to the renamed library failed"
 }
