@@ -20,8 +20,8 @@ RESTRICT="fetch"
 
 # The kernel options this driver and NetBackup need, from kernel-fragments/
 # (the same files `nbgen kconfig check` reads); checked by nb-kernel_check_config.
-CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN DEVFS_FS
-	DEVFS_MOUNT !SCSI_QLOGIC_FC !SCSI_QLOGIC_FC_FIRMWARE"
+CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN ~DEVFS_FS
+	~DEVFS_MOUNT !SCSI_QLOGIC_FC !SCSI_QLOGIC_FC_FIRMWARE"
 ERROR_MODULES='CONFIG_MODULES: the QLogic driver, sg and st are loaded as modules
 (the HOWTO loads qla2300, qla2300_conf, sg and st), so the kernel must
 load modules; set it (y or m)'
@@ -37,10 +37,11 @@ driver (/dev/st*, no-rewind /dev/nst*); a module (st) is fine; set it
 ERROR_SCSI_MULTI_LUN='CONFIG_SCSI_MULTI_LUN: a tape library answers on several LUNs of one
 target (robot on LUN 0, drives on LUN 1, 2, ...); without probing all
 LUNs only the first is found; set it (y or m)'
-ERROR_DEVFS_FS='CONFIG_DEVFS_FS: on 2.4 the HOWTO names devices through devfs: devfsd
+WARNING_DEVFS_FS='CONFIG_DEVFS_FS: on 2.4 the HOWTO names devices through devfs: devfsd
 autoloads sg, and the NetBackup device links live under /dev/sg/ and
-/dev/st/; set it (y or m)'
-ERROR_DEVFS_MOUNT='CONFIG_DEVFS_MOUNT: devfs must be mounted on /dev at boot, before
+/dev/st/; the driver itself does not need it, only those device links
+(nb-devlinks) do; set it (y or m)'
+WARNING_DEVFS_MOUNT='CONFIG_DEVFS_MOUNT: devfs must be mounted on /dev at boot, before
 devfsd and the NetBackup device links need it; set it (y or m)'
 ERROR_SCSI_QLOGIC_FC='CONFIG_SCSI_QLOGIC_FC: the kernel'\''s own QLogic FC driver (qlogicfc,
 ISP2100/2200) would claim QLogic boards that QLogic'\''s qla2x00 driver,
