@@ -241,13 +241,14 @@ nb-kernel_setup() {
 # For pkg_postinst and the other pkg_* phases after the build: portage 2.0 runs
 # them without the variables pkg_setup set (2.1 keeps them), so read the tree
 # again, as linux-mod's update_depmod did with get_version; with <patch>, set
-# NB_INTERMODULE again too.  Quiet: pkg_setup has said it all.  Without the
-# tree (a binary package merged elsewhere) nothing is set.
+# NB_INTERMODULE again too.  Its messages are left out (pkg_setup has said
+# them), but not a die's reason.  Without the tree (a binary package merged
+# elsewhere) nothing is set.
 nb-kernel_restore() {
 	[ -z "${NB_KV_RELEASE}" ] || return 0
 	[ -r "${KERNEL_DIR}/Makefile" ] || return 0
-	nb-kernel_setup >/dev/null 2>&1
-	[ -z "$1" ] || nb-kernel_intermodule "$1" >/dev/null 2>&1
+	nb-kernel_setup >/dev/null
+	[ -z "$1" ] || nb-kernel_intermodule "$1" >/dev/null
 }
 
 # @FUNCTION: nb-kernel_require_at_most
