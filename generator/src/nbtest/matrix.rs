@@ -24,7 +24,7 @@ mod raw;
 mod validate;
 mod variant;
 
-pub use expect::{Expect, FileText, Setup};
+pub use expect::{ConfigRun, Expect, FileText, Setup};
 pub use lock::{Lock, Pin, Pinned};
 
 /// A SHA512 or SHA256 as the matrix and its lock file write them: lowercase hex.
@@ -86,6 +86,8 @@ pub struct Entry {
     pub expect: Option<Expect>,
     /// Files, directories and environment the container gets before the emerges.
     pub setup: Setup,
+    /// `emerge --config` after the emerges.
+    pub config: ConfigRun,
 }
 
 /// A distfile made from a file of the shared directory.

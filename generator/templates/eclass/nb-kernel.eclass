@@ -247,6 +247,16 @@ nb-kernel_restore() {
 	[ -z "$1" ] || nb-kernel_intermodule "$1" >/dev/null
 }
 
+# @FUNCTION: nb-kernel_moddir
+# @DESCRIPTION:
+# Print the directory the package's modules go to: one of its own under
+# /lib/modules/${NB_KV_RELEASE}, as linux-mod's MODULE_NAMES libdir put external
+# modules beside the kernel's, never over them (the kernel's make modules_install
+# owns kernel/, and would put its own files back).
+nb-kernel_moddir() {
+	printf '%s\n' "/lib/modules/${NB_KV_RELEASE}/${PN}"
+}
+
 # @FUNCTION: nb-kernel_require_at_most
 # @USAGE: <version> <why>
 # @DESCRIPTION:

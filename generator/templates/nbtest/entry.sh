@@ -54,6 +54,15 @@ for atom in {{atoms}}; do
 	rc=$?
 	printf '%s\t%s\t%s\n' "$atom" "$rc" "$(($(date +%s) - start))" >>/out/packages.tsv
 done
+{{#if config_atoms}}
+for atom in {{config_atoms}}; do
+	i=$((i + 1))
+	start=$(date +%s)
+	emerge --config "$atom" </dev/null >"/out/logs/$i.emerge.log" 2>&1
+	rc=$?
+	printf '%s\t%s\t%s\n' "--config $atom" "$rc" "$(($(date +%s) - start))" >>/out/packages.tsv
+done
+{{/if}}
 for d in /var/db/pkg/*/*; do
 	[ -f "$d/CONTENTS" ] || continue
 	c=${d%/*}; c=${c##*/}

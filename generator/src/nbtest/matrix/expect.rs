@@ -94,7 +94,44 @@ pub struct Setup {
     pub env: BTreeMap<String, String>,
 }
 
+/// What runs after the emerges: `emerge --config` of each atom, in order, each judged as a step
+/// of the entry (keyed `--config <atom>` in the results).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ConfigRun {
+    pub atoms: Vec<String>,
+    /// `Some(message)`: each must fail, its log saying `message`; else each must succeed.
+    pub refused: Option<String>,
+}
+
+impl ConfigRun {
+    /// The key of an atom's step in the results and its row in out/packages.tsv.
+    pub fn step(atom: &str) -> String {
+        format!("--config {atom}")
+    }
+}
+
 impl Ctx<'_> {
+    /// The entry's `config`, which needs packages that merged: not with a refused entry.
+    pub(super) fn config(&self, e: &RawEntry, expect: Option<&Expect>) -> Result<ConfigRun> {
+        let Some(c) = &e.config else {
+            return Ok(ConfigRun::default());
+        };
+        let raw = c.get_ref();
+        if raw.atoms.is_empty() {
+            return Err(self.loc.err(c, "config asks for nothing: give atoms = [\"cat/pkg\"]"));
+        }
+        if expect.is_some_and(|x| x.refused.is_some()) || e.refuse_distfile.is_some() {
+            return Err(self.loc.err(
+                c,
+                "config runs emerge --config on merged packages: a refused entry merges none",
+            ));
+        }
+        Ok(ConfigRun {
+            atoms: self.atoms(&raw.atoms)?,
+            refused: raw.refused.as_ref().map(|m| self.text(m, "config refused")).transpose()?,
+        })
+    }
+
     /// The entry's `expect` and `setup` (an empty setup without one).
     pub(super) fn expect_and_setup(&self, e: &RawEntry) -> Result<(Option<Expect>, Setup)> {
         let expect = e.expect.as_ref().map(|x| self.expect(x)).transpose()?;

@@ -124,6 +124,7 @@ pub(super) struct RawEntry {
     pub(super) checks: Option<Spanned<RawChecks>>,
     pub(super) expect: Option<Spanned<RawExpect>>,
     pub(super) setup: Option<Spanned<RawSetup>>,
+    pub(super) config: Option<Spanned<RawConfig>>,
 }
 
 /// What an entry's emerges must end in, beyond "every package merged".
@@ -163,6 +164,15 @@ pub(super) struct RawSetup {
     pub(super) dirs: Vec<Spanned<String>>,
     #[serde(default)]
     pub(super) env: std::collections::BTreeMap<String, Spanned<String>>,
+}
+
+/// `emerge --config` runs after the emerges: the atoms in order, and the text each must be
+/// refused with, if they must be.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) atoms: Vec<Spanned<String>>,
+    pub(super) refused: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -121,6 +121,7 @@ impl Ctx<'_> {
             None => Checks::default(),
         };
         let (expect, setup) = self.expect_and_setup(e)?;
+        let config = self.config(e, expect.as_ref())?;
         let packages = self.own_or_default(
             e,
             e.packages.as_ref().map(|p| self.atoms(p)),
@@ -176,6 +177,7 @@ impl Ctx<'_> {
             checks,
             expect,
             setup,
+            config,
         })
     }
 
@@ -300,7 +302,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn atoms(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
+    pub(super) fn atoms(&self, values: &[Spanned<String>]) -> Result<Vec<String>> {
         let what = "package atom (want cat/pkg, or an operator with cat/pkg-version)";
         values
             .iter()

@@ -2,6 +2,7 @@
 //! the checks of the installed modules, and whether portage refused a wrong distfile.
 
 use super::*;
+use crate::nbtest::matrix::ConfigRun;
 
 /// Judges the checks from what the script's checks left in out/checks/.
 pub(super) fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
@@ -115,46 +116,60 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
             .map(|atom| refused_result(atom, by_atom.get(atom).copied(), message, dir))
             .collect();
     }
-    entry
+    let mut results: Vec<PackageResult> = entry
         .packages
         .iter()
-        .map(|atom| match by_atom.get(atom) {
-            None => not_run(atom),
-            Some(&(0, secs, _)) => PackageResult {
-                atom: atom.clone(),
-                outcome: Outcome::Passed,
-                duration: Some(Duration::from_secs(secs)),
-                failure: None,
-            },
-            Some(&(_, secs, n)) => {
-                let emerge_log = dir.join(format!("out/logs/{n}.emerge.log"));
-                let text = fs::read_to_string(&emerge_log).unwrap_or_default();
-                let (phase, log) = match FAILED_PHASE.captures(&text) {
-                    Some(c) => {
-                        let cpv = c[1].replace('/', ":");
-                        let build_log = fs::read_dir(dir.join("out/build-logs"))
-                            .ok()
-                            .and_then(|rd| {
-                                rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
-                                    p.file_name().is_some_and(|n| {
-                                        n.to_string_lossy().starts_with(&format!("{cpv}:"))
-                                    })
-                                })
-                            })
-                            .unwrap_or(emerge_log.clone());
-                        (c[2].to_string(), build_log)
-                    }
-                    None => ("dependencies".to_string(), emerge_log.clone()),
-                };
-                PackageResult {
-                    atom: atom.clone(),
-                    outcome: Outcome::Failed,
-                    duration: Some(Duration::from_secs(secs)),
-                    failure: Some(Failure { phase, log }),
-                }
-            }
-        })
-        .collect()
+        .map(|atom| step_result(atom, by_atom.get(atom).copied(), dir))
+        .collect();
+    for atom in &entry.config.atoms {
+        let step = ConfigRun::step(atom);
+        let ran = by_atom.get(&step).copied();
+        results.push(match &entry.config.refused {
+            Some(message) => refused_result(&step, ran, message, dir),
+            None => step_result(&step, ran, dir),
+        });
+    }
+    results
+}
+
+/// A step that must succeed (an emerge, an `emerge --config`): passed on exit 0, else failed,
+/// pointing at portage's build log of the failed phase when it wrote one, else at its output.
+fn step_result(atom: &str, ran: Option<(i32, u64, usize)>, dir: &Path) -> PackageResult {
+    let Some((rc, secs, n)) = ran else {
+        return not_run(atom);
+    };
+    if rc == 0 {
+        return PackageResult {
+            atom: atom.to_string(),
+            outcome: Outcome::Passed,
+            duration: Some(Duration::from_secs(secs)),
+            failure: None,
+        };
+    }
+    let emerge_log = dir.join(format!("out/logs/{n}.emerge.log"));
+    let text = fs::read_to_string(&emerge_log).unwrap_or_default();
+    let (phase, log) = match FAILED_PHASE.captures(&text) {
+        Some(c) => {
+            let cpv = c[1].replace('/', ":");
+            let build_log = fs::read_dir(dir.join("out/build-logs"))
+                .ok()
+                .and_then(|rd| {
+                    rd.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+                        p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{cpv}:")))
+                    })
+                })
+                .unwrap_or(emerge_log.clone());
+            (c[2].to_string(), build_log)
+        }
+        None => ("dependencies".to_string(), emerge_log.clone()),
+    };
+    PackageResult {
+        atom: atom.to_string(),
+        outcome: Outcome::Failed,
+        duration: Some(Duration::from_secs(secs)),
+        failure: Some(Failure { phase, log }),
+    }
 }
 
 /// A package whose emerge never started.

@@ -70,6 +70,7 @@ pub(super) fn script(entry: &Entry) -> String {
         "keywords": entry.accept_keywords.clone().unwrap_or_default(),
         "use_flags": entry.use_flags.join(" "),
         "atoms": entry.packages.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
+        "config_atoms": entry.config.atoms.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
         "refuse": entry.refuse_distfile.as_deref().map(quote),
         "prepare_kernel": matches!(entry.kernel, Kernel::Tarball(_)),
         "require_features": entry.require_features,

@@ -545,3 +545,54 @@ fn drop_config_removes_exactly_the_named_options() {
         "CONFIG_SCSI=y\nCONFIG_CHR_DEV_SG_X=y\n# CONFIG_SMP is not set\n"
     );
 }
+
+#[test]
+fn config_steps_are_judged_after_the_packages_by_their_own_rows() {
+    let dir = expect_dir();
+    fs::write(
+        dir.path().join("out/packages.tsv"),
+        "sys-libs/lib-compat\t0\t2\n--config sys-libs/lib-compat\t1\t1\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("out/logs/2.emerge.log"),
+        " * ERROR: there is no /etc/qla2xxx.conf\n",
+    )
+    .unwrap();
+    let steps = |extra: &str| -> Vec<(String, Outcome, Option<String>)> {
+        collect_packages(&entry(extra), dir.path())
+            .into_iter()
+            .map(|r| (r.atom, r.outcome, r.failure.map(|f| f.phase)))
+            .collect()
+    };
+    let ok = ("sys-libs/lib-compat".to_string(), Outcome::Passed, None);
+    let step = "--config sys-libs/lib-compat".to_string();
+    // Must succeed: the failed run fails the entry.
+    assert_eq!(
+        steps(r#"config = { atoms = ["sys-libs/lib-compat"] }"#),
+        [
+            ok.clone(),
+            (step.clone(), Outcome::Failed, Some("dependencies".into()))
+        ]
+    );
+    // Must be refused with a message its log says: passes.
+    assert_eq!(
+        steps(r#"config = { atoms = ["sys-libs/lib-compat"], refused = "no /etc/qla2xxx.conf" }"#),
+        [ok.clone(), (step.clone(), Outcome::Passed, None)]
+    );
+    // Refused, but saying something else: fails.
+    assert_eq!(
+        steps(r#"config = { atoms = ["sys-libs/lib-compat"], refused = "not a file" }"#)[1].2,
+        Some("refused-without-message".into())
+    );
+    // Never run (the container stopped first): not run, not passed.
+    fs::write(
+        dir.path().join("out/packages.tsv"),
+        "sys-libs/lib-compat\t0\t2\n",
+    )
+    .unwrap();
+    assert_eq!(
+        steps(r#"config = { atoms = ["sys-libs/lib-compat"] }"#)[1].1,
+        Outcome::NotRun
+    );
+}

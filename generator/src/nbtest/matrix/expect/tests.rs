@@ -145,6 +145,22 @@ const BAD_EXPECT: &[(&str, &str, &str)] = &[
         "setup",
         "want one line of text",
     ),
+    ("config = { atoms = [] }", "config = {", "config asks for nothing"),
+    (
+        "config = { atoms = [\"sys-block/q-8\"] }",
+        "config = {",
+        "invalid package atom",
+    ),
+    (
+        "expect = { outcome = \"refused\", message = \"m\" }\nconfig = { atoms = [\"sys-block/q\"] }",
+        "config = {",
+        "a refused entry merges none",
+    ),
+    (
+        "config = { atoms = [\"sys-block/q\"], refused = \"\" }",
+        "config = {",
+        "want one line of text",
+    ),
     (
         "refuse_distfile = \"d.tar\"\nexpect = { outcome = \"refused\", message = \"m\" }",
         "refuse_distfile",
