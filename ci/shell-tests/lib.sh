@@ -6,8 +6,11 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # used by the test files that source this one
 # shellcheck disable=SC2034
 SUP=${NB_SHIPPED_DIR:?run the tests through ci/shell-tests/run}
-# nb-sysfiles copies the sysctl values from the file the package installs.
-export NB_SYSCTL_VALUES=$SUP/sysctl-netbackup.conf
+# nb-sysfiles copies its fixed blocks from files the package installs.
+export NB_DATA_DIR=$SUP
+# nb-sysfiles looks for the QLogic HBA there; the test machine's own PCI bus
+# must not decide what the tests see (test-sysfiles-chip.sh gives its own).
+export NB_PCI_DEVICES=/dev/null
 # shellcheck disable=SC2034
 FIX=$repo/ci/shell-tests/fixtures
 : "${NB_RESULTS:=/dev/null}"

@@ -47,7 +47,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
 	mkdir -p "$t/nobody-tmp"
 	chown -R 65534:65534 "$r" "$t/nobody-tmp"
 	chmod 555 "$r/etc"
-	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env TMPDIR="$t/nobody-tmp" NB_SYSCTL_VALUES="$NB_SYSCTL_VALUES" \
+	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups env TMPDIR="$t/nobody-tmp" NB_DATA_DIR="$NB_DATA_DIR" \
 		"$SUP/nb-sysfiles" apply --root "$r" sysctl 2>&1); rc=$?
 	check_rc "no room for the temporary file: apply exits 1" 1 $rc "$out"
 	check_has "... saying so" "$r/etc/sysctl.conf: cannot create a temporary file beside it" "$out"

@@ -81,7 +81,7 @@ vopied 13783/tcp
 vopied 13783/udp" "$svc"
 check "services file names the left-out ports in a comment" grep -q '^# vmd 13701, tldcd 13711 and bpjobd 13723 are not listed' "$r/etc/services"
 check_eq "kernel-2.4 lists qla2300 sg st" "qla2300 sg st" "$(grep -v '^#' "$r/etc/modules.autoload.d/kernel-2.4" | tr '\n' ' ' | sed 's/ $//')"
-check_eq "kernel-2.6 keeps tg3 and adds qla2xxx sg st" "tg3 qla2xxx sg st" "$(grep -v '^#' "$r/etc/modules.autoload.d/kernel-2.6" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "kernel-2.6 keeps tg3 and adds qla2300 sg st" "tg3 qla2300 sg st" "$(grep -v '^#' "$r/etc/modules.autoload.d/kernel-2.6" | tr '\n' ' ' | sed 's/ $//')"
 check_eq "hosts.allow gets the HOWTO's seven daemons" "bpcd: ALL bprd: ALL bpjobd: ALL bpdbm: ALL nbdbd: ALL tldcd: ALL vmd: ALL" \
 	"$(sed -n '/^# BEGIN app-backup/,/^# END app-backup/p' "$r/etc/hosts.allow" | grep -v '^#' | tr '\n' ' ' | sed 's/ $//')"
 check "the block is marked with begin/end lines naming the package" grep -q "^# END app-backup/netbackup-support$" "$r/etc/hosts.allow"

@@ -85,6 +85,16 @@ fn cases() -> Vec<Case> {
             &[&at(8), "unknown field `licence`"],
         ),
         case(
+            "invalid license name among several",
+            &with("license = \"GPL-2\"", "license = \"GPL-2 Q/Logic\""),
+            &[&at(7), "invalid license name \"Q/Logic\""],
+        ),
+        case(
+            "empty license",
+            &with("license = \"GPL-2\"", "license = \" \""),
+            &[&at(7), "license is empty"],
+        ),
+        case(
             "duplicate version",
             &with(
                 "version = \"1.4\"\n",

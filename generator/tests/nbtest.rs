@@ -271,7 +271,7 @@ fn bwrap_engine_builds_an_entry_too() {
         results.join("linux-2.6.18-fixture/out/contents/sys-block:qla2x00-driver-8.01.07.CONTENTS");
     let text = std::fs::read_to_string(&contents).unwrap();
     assert!(
-        text.contains("/lib/modules/2.6.18-fixture/kernel/kernel/intermodule.ko"),
+        text.contains("/lib/modules/2.6.18-fixture/qla2x00-driver/intermodule.ko"),
         "{text}"
     );
 }

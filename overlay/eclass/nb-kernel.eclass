@@ -251,6 +251,16 @@ nb-kernel_restore() {
 	[ -z "$1" ] || nb-kernel_intermodule "$1" >/dev/null
 }
 
+# @FUNCTION: nb-kernel_moddir
+# @DESCRIPTION:
+# Print the directory the package's modules go to: one of its own under
+# /lib/modules/${NB_KV_RELEASE}, as linux-mod's MODULE_NAMES libdir put external
+# modules beside the kernel's, never over them (the kernel's make modules_install
+# owns kernel/, and would put its own files back).
+nb-kernel_moddir() {
+	printf '%s\n' "/lib/modules/${NB_KV_RELEASE}/${PN}"
+}
+
 # @FUNCTION: nb-kernel_require_at_most
 # @USAGE: <version> <why>
 # @DESCRIPTION:
@@ -406,7 +416,7 @@ nb-kernel_check_config() {
 			failed="${failed} CONFIG_${opt}"
 		fi
 	done
-	[ -z "${failed}" ] || die "kernel ${NB_KV_OUT} lacks:${failed}; change them (make menuconfig), rebuild and boot that kernel, then emerge ${CATEGORY}/${PN} again"
+	[ -z "${failed}" ] || die "kernel ${NB_KV_OUT} must change:${failed} (see above); change them (make menuconfig), rebuild and boot that kernel, then emerge ${CATEGORY}/${PN} again"
 }
 
 # @FUNCTION: nb-kernel_update_depmod

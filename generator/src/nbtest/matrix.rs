@@ -148,6 +148,9 @@ pub struct Fixture {
     /// .config options whose lines are removed after make-kernel wrote the tree (a kernel
     /// without an option the ebuild needs).
     pub drop_config: Vec<String>,
+    /// .config lines `CONFIG_NAME=value` that replace the option's line (a kernel that builds
+    /// something the ebuild must refuse).
+    pub set_config: Vec<String>,
 }
 
 /// make-kernel's LAYOUT: how far the fixture tree was prepared, and where it lives.

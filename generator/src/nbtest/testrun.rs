@@ -45,7 +45,8 @@ mod script;
 use entry::*;
 use expected::*;
 #[cfg(test)]
-use kernel::without_options;
+#[cfg(test)]
+use kernel::{edited_config, without_options};
 use local::*;
 use results::*;
 pub use script::entry_key;

@@ -58,7 +58,7 @@ src_compile() {
 
 src_install() {
 	local m f
-	insinto /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi
+	insinto "$(nb-kernel_moddir)"
 	for m in {{join package.vars.series_2_4.modules " "}}; do
 		f=$(find "${WORKDIR}/src" -name "${m}.o" | head -n 1)
 		[ -n "${f}" ] || die "the build produced no ${m}.o"
@@ -73,11 +73,18 @@ pkg_postinst() {
 	nb-kernel_restore
 	nb-kernel_update_depmod
 	nb-kernel_update_moduledb
-	elog "The QLogic {{package.vars.series_2_4.driver}} modules are in /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi."
+	elog "The QLogic {{package.vars.series_2_4.driver}} modules are in $(nb-kernel_moddir)."
+	elog "A module per chip family binds the HBA (lspci -n lists it as 1077:<ISP>):"
+{{#each package.vars.series_2_4.chips}}
+	elog "  {{this.module}}  {{this.hbas}}"
+{{/each}}
 	elog "Run modules-update (it writes /etc/modules.d/qla2x00-driver into modules.conf),"
-	elog "then load the driver:"
+	elog "then load the chip module, e.g. for an ISP2312:"
 	elog "  modprobe qla2300"
-	elog "Add qla2300 to /etc/modules.autoload.d/kernel-{{version.kernel_series}} to load it at boot."
+	elog "/etc/modules.d/qla2x00-driver names qla2300, the HOWTO's; name your chip module"
+	elog "there.  netbackup-support's 'nb-sysfiles apply modules' adds the chip module of"
+	elog "the HBA it finds to /etc/modules.autoload.d/kernel-{{version.kernel_series}}, to load it at boot."
+{{> partials/hba-settings}}
 	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
 	elog "(module-rebuild rebuild, from sys-kernel/module-rebuild, does it for every package"
 	elog "on its list, this one included)."

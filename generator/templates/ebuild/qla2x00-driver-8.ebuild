@@ -66,44 +66,17 @@ src_compile() {
 			|| die "writing the intermodule Makefile failed"
 		nb_kbuild "${WORKDIR}/intermodule"
 	fi
-	nb_write_conf
-}
-
-# NB_QLA_CONF: what nb_write_conf does with /etc/qla2xxx.conf: none (there is
-# none), root (it is in ROOT, which qla_opts cannot read) or written.  A function
-# of the files, so that pkg_postinst can tell it again on portage 2.0, which
-# runs that phase without the build's variables.
-nb_conf_state() {
-	if [ ! -e "${ROOT%/}/etc/qla2xxx.conf" ]; then
-		NB_QLA_CONF=none
-	elif [ -n "${ROOT%/}" ]; then
-		NB_QLA_CONF=root
-	else
-		NB_QLA_CONF=written
-	fi
-}
-
-# QLogic's installer writes /etc/qla2xxx.conf (persistent binding, failover) into
-# the freshly built qla2xxx_conf module with qla_opts (extras/build.sh); without
-# it every rebuild would lose that data.  qla_opts reads only /etc/qla2xxx.conf.
-nb_write_conf() {
-	nb_conf_state
-	[ "${NB_QLA_CONF}" = written ] || return 0
-	einfo "Writing /etc/qla2xxx.conf into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)"
-	"${NB_DRIVER_DIR}/extras/qla_opts" -w --file="${NB_DRIVER_DIR}/qla2xxx_conf.ko" qla2xxx_conf \
-		|| die "qla_opts -w qla2xxx_conf could not write /etc/qla2xxx.conf into qla2xxx_conf.ko: check that file (or move it away to build without it)"
-	NB_QLA_CONF=written
 }
 
 src_install() {
-	local m
-	insinto /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi/qla2xxx
+	local m dir
+	dir=$(nb-kernel_moddir)
+	insinto "${dir}"
 	for m in {{join package.vars.series_2_6.modules " "}}; do
 		[ -f "${NB_DRIVER_DIR}/${m}.ko" ] || die "the build produced no ${m}.ko"
 		doins "${NB_DRIVER_DIR}/${m}.ko" || die "installing ${m}.ko failed"
 	done
 	if [ "${NB_INTERMODULE}" = module ]; then
-		insinto /lib/modules/${NB_KV_RELEASE}/kernel/kernel
 		doins "${WORKDIR}"/intermodule/intermodule.ko || die "installing intermodule.ko failed"
 	fi
 	for m in {{join package.vars.series_2_6.tools " "}}; do
@@ -128,8 +101,7 @@ pkg_postinst() {
 	nb-kernel_restore {{package.vars.series_2_6.intermodule_patch}}
 	nb-kernel_update_depmod
 	nb-kernel_update_moduledb
-	nb_conf_state
-	elog "The QLogic {{package.vars.series_2_6.driver}} modules are in /lib/modules/${NB_KV_RELEASE}."
+	elog "The QLogic {{package.vars.series_2_6.driver}} modules are in $(nb-kernel_moddir)."
 	elog "qla2xxx is the driver's core; the chip module of your HBA binds it:"
 {{#each package.vars.series_2_6.chips}}
 	elog "  {{this.module}}  {{this.hbas}}"
@@ -138,23 +110,54 @@ pkg_postinst() {
 	elog "/etc/modules.d into modprobe.conf), then load the chip module, e.g. for an ISP2312:"
 	elog "  modprobe qla2300"
 	elog "/etc/modules.d/qla2x00-driver names qla2300 in scsi_hostadapter1 and loads"
-	elog "qla2xxx_conf before qla2xxx (and unloads it after); name your chip module there"
-	elog "and in /etc/modules.autoload.d/kernel-{{version.kernel_series}} to load it at boot."
-	case ${NB_QLA_CONF} in
-		written)
-			elog "/etc/qla2xxx.conf was written into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)." ;;
-		root)
-			ewarn "${ROOT%/}/etc/qla2xxx.conf exists, but qla_opts reads only /etc/qla2xxx.conf, so it"
-			ewarn "was not written into qla2xxx_conf.ko. On the system in ${ROOT}, run:"
-			ewarn "  qla_opts -w qla2xxx_conf" ;;
-		*)
-			elog "No /etc/qla2xxx.conf: qla2xxx_conf.ko holds no persistent binding or failover"
-			elog "data. After saving such data there, run: qla_opts -w qla2xxx_conf" ;;
-	esac
+	elog "qla2xxx_conf before qla2xxx (and unloads it after); name your chip module there."
+	elog "netbackup-support's 'nb-sysfiles apply modules' adds the chip module of the HBA"
+	elog "it finds to /etc/modules.autoload.d/kernel-{{version.kernel_series}}, to load it at boot."
+{{> partials/hba-settings}}
+	if [ -e "${ROOT%/}/etc/qla2xxx.conf" ]; then
+		ewarn "${ROOT%/}/etc/qla2xxx.conf (persistent binding, failover) is not in the new"
+		ewarn "qla2xxx_conf.ko yet.  Write it there, as QLogic's installer does, now and"
+		ewarn "after every rebuild of this package, on the system itself:"
+		ewarn "  emerge --config =${CATEGORY}/${PF}"
+	else
+		elog "No /etc/qla2xxx.conf: qla2xxx_conf.ko holds no persistent binding or failover"
+		elog "data.  After saving such data there (SANsurfer does), write it into the module:"
+		elog "  emerge --config =${CATEGORY}/${PF}"
+	fi
 	nb-kernel_intermodule_alternative elog
 	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
-	elog "(it writes /etc/qla2xxx.conf into the new qla2xxx_conf.ko again); module-rebuild"
-	elog "rebuild, from sys-kernel/module-rebuild, does it for every package on its list."
+	elog "(module-rebuild rebuild, from sys-kernel/module-rebuild, does it for every package"
+	elog "on its list, this one included), then run emerge --config again."
+}
+
+# The installed qla2xxx_conf.ko, as the package's CONTENTS lists it.
+nb_conf_module() {
+	local contents="${ROOT%/}/var/db/pkg/${CATEGORY}/${PF}/CONTENTS"
+	[ -r "${contents}" ] || die "${CATEGORY}/${PF} is not installed in ${ROOT} (no ${contents})"
+	sed -n -e 's:^obj \(/lib/modules/[^ ]*/qla2xxx_conf\.ko\) .*:\1:p' "${contents}" | head -n 1
+}
+
+# QLogic's installer writes /etc/qla2xxx.conf (persistent binding, failover)
+# into the installed qla2xxx_conf module with qla_opts (extras/build.sh); here
+# it is a step of its own, run on the system whose file it is, never a build
+# host's.  qla_opts reads only /etc/qla2xxx.conf, whatever ROOT is.
+pkg_config() {
+	local module
+	[ -z "${ROOT%/}" ] \
+		|| die "qla_opts reads /etc/qla2xxx.conf, not ${ROOT%/}/etc/qla2xxx.conf: run emerge --config ${CATEGORY}/${PN} on the system in ${ROOT} itself"
+	[ -f /etc/qla2xxx.conf ] \
+		|| die "there is no /etc/qla2xxx.conf (or it is not a file) to write into qla2xxx_conf.ko: save the HBA's data there"
+	[ -x /usr/sbin/qla_opts ] \
+		|| die "/usr/sbin/qla_opts is missing: this build of the driver did not make it, so /etc/qla2xxx.conf cannot be written into qla2xxx_conf.ko"
+	module=$(nb_conf_module)
+	[ -n "${module}" ] && [ -f "${module}" ] \
+		|| die "qla2xxx_conf.ko of ${CATEGORY}/${PF} is missing${module:+ (${module})}: emerge --oneshot ${CATEGORY}/${PN} again"
+	einfo "Writing /etc/qla2xxx.conf into ${module} (qla_opts -w qla2xxx_conf)"
+	/usr/sbin/qla_opts -w --file="${module}" qla2xxx_conf \
+		|| die "qla_opts -w qla2xxx_conf could not write /etc/qla2xxx.conf into ${module}: check that file"
+	einfo "Done.  The data takes effect when qla2xxx_conf is next loaded (unload the chip"
+	einfo "module, qla2xxx and qla2xxx_conf, or reboot).  The module now differs from what"
+	einfo "was merged, so emerge --unmerge leaves it: remove ${module} by hand then."
 }
 
 pkg_postrm() {

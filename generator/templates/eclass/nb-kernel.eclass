@@ -412,7 +412,7 @@ nb-kernel_check_config() {
 			failed="${failed} CONFIG_${opt}"
 		fi
 	done
-	[ -z "${failed}" ] || die "kernel ${NB_KV_OUT} lacks:${failed}; change them (make menuconfig), rebuild and boot that kernel, then emerge ${CATEGORY}/${PN} again"
+	[ -z "${failed}" ] || die "kernel ${NB_KV_OUT} must change:${failed} (see above); change them (make menuconfig), rebuild and boot that kernel, then emerge ${CATEGORY}/${PN} again"
 }
 
 # @FUNCTION: nb-kernel_update_depmod

@@ -13,7 +13,7 @@ HOMEPAGE="http://www.qlogic.com/support/drivers_software.asp"
 SRC_URI="qla2x00-v7.00.01-dist.tgz"
 S="${WORKDIR}"
 
-LICENSE="GPL-2"
+LICENSE="GPL-2 QLogic-firmware"
 SLOT="0"
 KEYWORDS="~amd64 ~x86"
 RESTRICT="fetch"
@@ -109,8 +109,8 @@ src_compile() {
 
 src_install() {
 	local m f
-	insinto /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi
-	for m in qla2300 qla2300_conf; do
+	insinto "$(nb-kernel_moddir)"
+	for m in qla2100 qla2200 qla2200_conf qla2300 qla2300_conf; do
 		f=$(find "${WORKDIR}/src" -name "${m}.o" | head -n 1)
 		[ -n "${f}" ] || die "the build produced no ${m}.o"
 		doins "${f}" || die "installing ${m}.o failed"
@@ -124,11 +124,21 @@ pkg_postinst() {
 	nb-kernel_restore
 	nb-kernel_update_depmod
 	nb-kernel_update_moduledb
-	elog "The QLogic 7.x modules are in /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi."
+	elog "The QLogic 7.x modules are in $(nb-kernel_moddir)."
+	elog "A module per chip family binds the HBA (lspci -n lists it as 1077:<ISP>):"
+	elog "  qla2100  ISP2100"
+	elog "  qla2200  ISP2200"
+	elog "  qla2300  ISP23xx, ISP63xx"
 	elog "Run modules-update (it writes /etc/modules.d/qla2x00-driver into modules.conf),"
-	elog "then load the driver:"
+	elog "then load the chip module, e.g. for an ISP2312:"
 	elog "  modprobe qla2300"
-	elog "Add qla2300 to /etc/modules.autoload.d/kernel-2.4 to load it at boot."
+	elog "/etc/modules.d/qla2x00-driver names qla2300, the HOWTO's; name your chip module"
+	elog "there.  netbackup-support's 'nb-sysfiles apply modules' adds the chip module of"
+	elog "the HBA it finds to /etc/modules.autoload.d/kernel-2.4, to load it at boot."
+	elog "The HOWTO fixes the HBA's link speed at 1 Gb/s on a 1 Gb fabric instead of letting"
+	elog "it negotiate.  That is a setting in the HBA's NVRAM, made with QLogic's SANsurfer"
+	elog "CLI (scli) or in the card's BIOS setup at boot; scli also watches the card.  It is"
+	elog "QLogic's and cannot be fetched by portage: get it from http://www.qlogic.com/support/drivers_software.asp"
 	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
 	elog "(module-rebuild rebuild, from sys-kernel/module-rebuild, does it for every package"
 	elog "on its list, this one included)."

@@ -13,14 +13,14 @@ HOMEPAGE="http://www.qlogic.com/support/drivers_software.asp"
 SRC_URI="qla2xxx-v8.01.07-dist.tgz"
 S="${WORKDIR}"
 
-LICENSE="GPL-2"
+LICENSE="GPL-2 QLogic-firmware"
 SLOT="0"
 KEYWORDS="~amd64 ~x86"
 RESTRICT="fetch"
 
 # The kernel options this driver and NetBackup need, from kernel-fragments/
 # (the same files `nbgen kconfig check` reads); checked by nb-kernel_check_config.
-CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN ~!SCSI_QLA2XXX
+CONFIG_CHECK="MODULES SYSVIPC CHR_DEV_SG CHR_DEV_ST SCSI_MULTI_LUN !SCSI_QLA2XXX
 	!SCSI_QLA_FC !SCSI_QLA21XX !SCSI_QLA22XX !SCSI_QLA2300 !SCSI_QLA2322
 	!SCSI_QLA6312 !SCSI_QLA24XX"
 ERROR_MODULES='CONFIG_MODULES: the QLogic driver, sg and st are loaded as modules
@@ -38,10 +38,12 @@ driver (/dev/st*, no-rewind /dev/nst*); a module (st) is fine; set it
 ERROR_SCSI_MULTI_LUN='CONFIG_SCSI_MULTI_LUN: a tape library answers on several LUNs of one
 target (robot on LUN 0, drives on LUN 1, 2, ...); without probing all
 LUNs only the first is found; set it (y or m)'
-WARNING_SCSI_QLA2XXX='CONFIG_SCSI_QLA2XXX: the kernel'\''s qla2xxx driver core (name up to
-early 2006): QLogic'\''s 8.x qla2xxx module replaces it; up to 2.6.15 it
-has no prompt and follows SCSI and PCI, so only the chip drivers below
-can be switched off; disable it'
+ERROR_SCSI_QLA2XXX='CONFIG_SCSI_QLA2XXX: the kernel'\''s own qla2xxx driver core: built in
+(=y) QLogic'\''s qla2xxx cannot load beside it, as a module (=m) modprobe
+may load it in place of QLogic'\''s. Up to 2.6.15 it has no prompt and
+follows SCSI and PCI, so those kernels cannot leave it out: use 2.6.16
+or later with CONFIG_SCSI_QLA_FC unset, or the kernel'\''s own driver
+instead of this package; disable it'
 ERROR_SCSI_QLA_FC='CONFIG_SCSI_QLA_FC: the kernel'\''s qla2xxx driver under its 2006 name
 (2.6.16/2.6.17): QLogic'\''s 8.x qla2xxx module replaces it; disable it'
 ERROR_SCSI_QLA21XX='CONFIG_SCSI_QLA21XX: the kernel'\''s ISP2100 module would claim the board
@@ -124,44 +126,17 @@ src_compile() {
 			|| die "writing the intermodule Makefile failed"
 		nb_kbuild "${WORKDIR}/intermodule"
 	fi
-	nb_write_conf
-}
-
-# NB_QLA_CONF: what nb_write_conf does with /etc/qla2xxx.conf: none (there is
-# none), root (it is in ROOT, which qla_opts cannot read) or written.  A function
-# of the files, so that pkg_postinst can tell it again on portage 2.0, which
-# runs that phase without the build's variables.
-nb_conf_state() {
-	if [ ! -e "${ROOT%/}/etc/qla2xxx.conf" ]; then
-		NB_QLA_CONF=none
-	elif [ -n "${ROOT%/}" ]; then
-		NB_QLA_CONF=root
-	else
-		NB_QLA_CONF=written
-	fi
-}
-
-# QLogic's installer writes /etc/qla2xxx.conf (persistent binding, failover) into
-# the freshly built qla2xxx_conf module with qla_opts (extras/build.sh); without
-# it every rebuild would lose that data.  qla_opts reads only /etc/qla2xxx.conf.
-nb_write_conf() {
-	nb_conf_state
-	[ "${NB_QLA_CONF}" = written ] || return 0
-	einfo "Writing /etc/qla2xxx.conf into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)"
-	"${NB_DRIVER_DIR}/extras/qla_opts" -w --file="${NB_DRIVER_DIR}/qla2xxx_conf.ko" qla2xxx_conf \
-		|| die "qla_opts -w qla2xxx_conf could not write /etc/qla2xxx.conf into qla2xxx_conf.ko: check that file (or move it away to build without it)"
-	NB_QLA_CONF=written
 }
 
 src_install() {
-	local m
-	insinto /lib/modules/${NB_KV_RELEASE}/kernel/drivers/scsi/qla2xxx
+	local m dir
+	dir=$(nb-kernel_moddir)
+	insinto "${dir}"
 	for m in qla2xxx qla2100 qla2200 qla2300 qla2322 qla2400 qla2xxx_conf qla2xip; do
 		[ -f "${NB_DRIVER_DIR}/${m}.ko" ] || die "the build produced no ${m}.ko"
 		doins "${NB_DRIVER_DIR}/${m}.ko" || die "installing ${m}.ko failed"
 	done
 	if [ "${NB_INTERMODULE}" = module ]; then
-		insinto /lib/modules/${NB_KV_RELEASE}/kernel/kernel
 		doins "${WORKDIR}"/intermodule/intermodule.ko || die "installing intermodule.ko failed"
 	fi
 	for m in qla_nvr qla_opts; do
@@ -186,8 +161,7 @@ pkg_postinst() {
 	nb-kernel_restore kernel-2.6.16-intermodule.patch
 	nb-kernel_update_depmod
 	nb-kernel_update_moduledb
-	nb_conf_state
-	elog "The QLogic 8.x modules are in /lib/modules/${NB_KV_RELEASE}."
+	elog "The QLogic 8.x modules are in $(nb-kernel_moddir)."
 	elog "qla2xxx is the driver's core; the chip module of your HBA binds it:"
 	elog "  qla2100  ISP2100"
 	elog "  qla2200  ISP2200"
@@ -198,23 +172,57 @@ pkg_postinst() {
 	elog "/etc/modules.d into modprobe.conf), then load the chip module, e.g. for an ISP2312:"
 	elog "  modprobe qla2300"
 	elog "/etc/modules.d/qla2x00-driver names qla2300 in scsi_hostadapter1 and loads"
-	elog "qla2xxx_conf before qla2xxx (and unloads it after); name your chip module there"
-	elog "and in /etc/modules.autoload.d/kernel-2.6 to load it at boot."
-	case ${NB_QLA_CONF} in
-		written)
-			elog "/etc/qla2xxx.conf was written into qla2xxx_conf.ko (qla_opts -w qla2xxx_conf)." ;;
-		root)
-			ewarn "${ROOT%/}/etc/qla2xxx.conf exists, but qla_opts reads only /etc/qla2xxx.conf, so it"
-			ewarn "was not written into qla2xxx_conf.ko. On the system in ${ROOT}, run:"
-			ewarn "  qla_opts -w qla2xxx_conf" ;;
-		*)
-			elog "No /etc/qla2xxx.conf: qla2xxx_conf.ko holds no persistent binding or failover"
-			elog "data. After saving such data there, run: qla_opts -w qla2xxx_conf" ;;
-	esac
+	elog "qla2xxx_conf before qla2xxx (and unloads it after); name your chip module there."
+	elog "netbackup-support's 'nb-sysfiles apply modules' adds the chip module of the HBA"
+	elog "it finds to /etc/modules.autoload.d/kernel-2.6, to load it at boot."
+	elog "The HOWTO fixes the HBA's link speed at 1 Gb/s on a 1 Gb fabric instead of letting"
+	elog "it negotiate.  That is a setting in the HBA's NVRAM, made with QLogic's SANsurfer"
+	elog "CLI (scli) or in the card's BIOS setup at boot; scli also watches the card.  It is"
+	elog "QLogic's and cannot be fetched by portage: get it from http://www.qlogic.com/support/drivers_software.asp"
+	if [ -e "${ROOT%/}/etc/qla2xxx.conf" ]; then
+		ewarn "${ROOT%/}/etc/qla2xxx.conf (persistent binding, failover) is not in the new"
+		ewarn "qla2xxx_conf.ko yet.  Write it there, as QLogic's installer does, now and"
+		ewarn "after every rebuild of this package, on the system itself:"
+		ewarn "  emerge --config =${CATEGORY}/${PF}"
+	else
+		elog "No /etc/qla2xxx.conf: qla2xxx_conf.ko holds no persistent binding or failover"
+		elog "data.  After saving such data there (SANsurfer does), write it into the module:"
+		elog "  emerge --config =${CATEGORY}/${PF}"
+	fi
 	nb-kernel_intermodule_alternative elog
 	elog "Rebuild this package after every kernel rebuild: emerge --oneshot ${CATEGORY}/${PN}"
-	elog "(it writes /etc/qla2xxx.conf into the new qla2xxx_conf.ko again); module-rebuild"
-	elog "rebuild, from sys-kernel/module-rebuild, does it for every package on its list."
+	elog "(module-rebuild rebuild, from sys-kernel/module-rebuild, does it for every package"
+	elog "on its list, this one included), then run emerge --config again."
+}
+
+# The installed qla2xxx_conf.ko, as the package's CONTENTS lists it.
+nb_conf_module() {
+	local contents="${ROOT%/}/var/db/pkg/${CATEGORY}/${PF}/CONTENTS"
+	[ -r "${contents}" ] || die "${CATEGORY}/${PF} is not installed in ${ROOT} (no ${contents})"
+	sed -n -e 's:^obj \(/lib/modules/[^ ]*/qla2xxx_conf\.ko\) .*:\1:p' "${contents}" | head -n 1
+}
+
+# QLogic's installer writes /etc/qla2xxx.conf (persistent binding, failover)
+# into the installed qla2xxx_conf module with qla_opts (extras/build.sh); here
+# it is a step of its own, run on the system whose file it is, never a build
+# host's.  qla_opts reads only /etc/qla2xxx.conf, whatever ROOT is.
+pkg_config() {
+	local module
+	[ -z "${ROOT%/}" ] \
+		|| die "qla_opts reads /etc/qla2xxx.conf, not ${ROOT%/}/etc/qla2xxx.conf: run emerge --config ${CATEGORY}/${PN} on the system in ${ROOT} itself"
+	[ -f /etc/qla2xxx.conf ] \
+		|| die "there is no /etc/qla2xxx.conf (or it is not a file) to write into qla2xxx_conf.ko: save the HBA's data there"
+	[ -x /usr/sbin/qla_opts ] \
+		|| die "/usr/sbin/qla_opts is missing: this build of the driver did not make it, so /etc/qla2xxx.conf cannot be written into qla2xxx_conf.ko"
+	module=$(nb_conf_module)
+	[ -n "${module}" ] && [ -f "${module}" ] \
+		|| die "qla2xxx_conf.ko of ${CATEGORY}/${PF} is missing${module:+ (${module})}: emerge --oneshot ${CATEGORY}/${PN} again"
+	einfo "Writing /etc/qla2xxx.conf into ${module} (qla_opts -w qla2xxx_conf)"
+	/usr/sbin/qla_opts -w --file="${module}" qla2xxx_conf \
+		|| die "qla_opts -w qla2xxx_conf could not write /etc/qla2xxx.conf into ${module}: check that file"
+	einfo "Done.  The data takes effect when qla2xxx_conf is next loaded (unload the chip"
+	einfo "module, qla2xxx and qla2xxx_conf, or reboot).  The module now differs from what"
+	einfo "was merged, so emerge --unmerge leaves it: remove ${module} by hand then."
 }
 
 pkg_postrm() {

@@ -118,7 +118,9 @@ impl Ctx<'_> {
         };
         let raw = c.get_ref();
         if raw.atoms.is_empty() {
-            return Err(self.loc.err(c, "config asks for nothing: give atoms = [\"cat/pkg\"]"));
+            return Err(self
+                .loc
+                .err(c, "config asks for nothing: give atoms = [\"cat/pkg\"]"));
         }
         if expect.is_some_and(|x| x.refused.is_some()) || e.refuse_distfile.is_some() {
             return Err(self.loc.err(
@@ -128,7 +130,11 @@ impl Ctx<'_> {
         }
         Ok(ConfigRun {
             atoms: self.atoms(&raw.atoms)?,
-            refused: raw.refused.as_ref().map(|m| self.text(m, "config refused")).transpose()?,
+            refused: raw
+                .refused
+                .as_ref()
+                .map(|m| self.text(m, "config refused"))
+                .transpose()?,
         })
     }
 

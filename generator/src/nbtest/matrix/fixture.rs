@@ -16,6 +16,11 @@ static FIXTURE_VERSION: LazyLock<Regex> =
 static CONFIG_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^CONFIG_[A-Za-z0-9_]+$").unwrap());
 
+/// A .config line as kconfig writes it: a bool/tristate value, a number or a quoted string.
+static CONFIG_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^CONFIG_[A-Za-z0-9_]+=(y|m|-?[0-9]+|0x[0-9a-fA-F]+|"[^"\\\n]*")$"#).unwrap()
+});
+
 impl Ctx<'_> {
     /// A fixture tree of ci/ebuild-tests/make-kernel.
     pub(super) fn fixture_kernel(&self, raw: &RawKernel, f: &RawFixture) -> Result<Kernel> {
@@ -50,12 +55,24 @@ impl Ctx<'_> {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
+        let set_config = f
+            .set_config
+            .iter()
+            .map(|c| {
+                self.loc.matching(
+                    c,
+                    &CONFIG_LINE,
+                    "set_config line (want CONFIG_NAME=y, m, a number or a quoted string)",
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Kernel::Fixture(Fixture {
             version,
             smp: f.smp,
             intermodule: f.intermodule,
             layout: self.layout(f)?,
             drop_config,
+            set_config,
         }))
     }
 

@@ -98,6 +98,9 @@ pub(super) struct RawFixture {
     /// .config lines (`NAME=...`) removed after make-kernel wrote the tree.
     #[serde(default)]
     pub(super) drop_config: Vec<Spanned<String>>,
+    /// .config lines (`CONFIG_NAME=value`) set after make-kernel wrote the tree.
+    #[serde(default)]
+    pub(super) set_config: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

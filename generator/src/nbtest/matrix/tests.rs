@@ -111,6 +111,7 @@ fn parses_a_good_matrix() {
             intermodule: Intermodule::BuiltPatched,
             layout: Layout::Prepared,
             drop_config: vec![],
+            set_config: vec![],
         })
     );
     if let Kernel::Fixture(f) = &a.kernel {

@@ -69,14 +69,14 @@ impl EntryCtx<'_> {
                 .env("NBGEN", std::env::current_exe().at(&script)?),
             &script,
         )?;
-        if !f.drop_config.is_empty() {
+        if !f.drop_config.is_empty() || !f.set_config.is_empty() {
             // The configuration lives in the output tree of a make O= build.
             let config = match f.layout {
                 Layout::Split { .. } => tree.join("out/.config"),
                 _ => tree.join(".config"),
             };
             let text = fs::read_to_string(&config).at(&config)?;
-            let kept = without_options(&text, &f.drop_config);
+            let kept = edited_config(&text, &f.drop_config, &f.set_config);
             crate::base::atomic::write(&config, kept.as_bytes())?;
         }
         Ok(tree)
@@ -130,6 +130,25 @@ impl EntryCtx<'_> {
 }
 
 /// `config` (a .config) without the lines that set any of `options` (`NAME=...`).
+/// A fixture's .config with its drop_config options removed and its set_config lines in place of
+/// the options they name (kconfig's "is not set" comment of such an option goes too).
+pub(super) fn edited_config(config: &str, drop: &[String], set: &[String]) -> String {
+    let replaced: Vec<String> = set
+        .iter()
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name.to_string()))
+        .collect();
+    let mut kept: String = without_options(config, &[drop, &replaced[..]].concat())
+        .lines()
+        .filter(|l| !replaced.iter().any(|o| *l == format!("# {o} is not set")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for line in set {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    kept
+}
+
 pub(super) fn without_options(config: &str, options: &[String]) -> String {
     config
         .lines()

@@ -547,6 +547,19 @@ fn drop_config_removes_exactly_the_named_options() {
 }
 
 #[test]
+fn set_config_replaces_the_option_and_its_not_set_comment() {
+    let config = "CONFIG_SCSI=y\n# CONFIG_SCSI_QLA2XXX is not set\nCONFIG_CHR_DEV_SG=m\n";
+    assert_eq!(
+        edited_config(
+            config,
+            &["CONFIG_CHR_DEV_SG".into()],
+            &["CONFIG_SCSI_QLA2XXX=m".into(), "CONFIG_SCSI=m".into()]
+        ),
+        "CONFIG_SCSI_QLA2XXX=m\nCONFIG_SCSI=m\n"
+    );
+}
+
+#[test]
 fn config_steps_are_judged_after_the_packages_by_their_own_rows() {
     let dir = expect_dir();
     fs::write(

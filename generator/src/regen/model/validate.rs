@@ -51,6 +51,18 @@ impl Ctx<'_> {
         self.loc.matching(value, re, what)
     }
 
+    /// LICENSE: license names, space-separated (all of them apply).
+    fn license(&self, value: &Spanned<String>) -> Result<String> {
+        let names: Vec<&str> = value.get_ref().split_whitespace().collect();
+        if names.is_empty() {
+            return Err(self.err(value, "license is empty"));
+        }
+        if let Some(bad) = names.iter().find(|n| !names::LICENSE_NAME.is_match(n)) {
+            return Err(self.err(value, format!("invalid license name {bad:?}")));
+        }
+        Ok(names.join(" "))
+    }
+
     fn overlay(&self, identity: &Identity, spec: Spec) -> Result<Overlay> {
         let mut seen = BTreeSet::new();
         let mut packages = Vec::new();
@@ -113,7 +125,7 @@ impl Ctx<'_> {
                 .homepage
                 .map_or_else(|| self.identity_homepage.clone(), |h| h.get_ref().clone()),
             source_dir: p.source_dir,
-            license: self.matching(&p.license, &names::LICENSE_NAME, "license name")?,
+            license: self.license(&p.license)?,
             slot: self.matching(&p.slot, &names::LICENSE_NAME, "slot")?,
             keywords,
             iuse: self.all(&p.iuse, &names::IUSE_ENTRY, "USE flag")?,

@@ -48,6 +48,17 @@ setup = { files = [{ path = "/etc/qla2xxx.conf", text = "x\n" }], dirs = ["/etc/
         "split:/usr/src/linux-2.6.16:/usr/src/linux"
     );
     assert_eq!(f.drop_config, ["CONFIG_CHR_DEV_SG"]);
+    let set = good().replace(
+        "intermodule = \"built-patched\" }",
+        "intermodule = \"built-patched\", set_config = [\"CONFIG_SCSI_QLA2XXX=m\", \"CONFIG_LOCALVERSION=\\\"-x\\\"\"] }",
+    );
+    let Kernel::Fixture(f) = &parse(&set).unwrap().entries[0].kernel else {
+        panic!()
+    };
+    assert_eq!(
+        f.set_config,
+        ["CONFIG_SCSI_QLA2XXX=m", "CONFIG_LOCALVERSION=\"-x\""]
+    );
 }
 
 /// (lines added to the fixture entry, error on the line holding this needle, message part)
@@ -197,6 +208,14 @@ fn bad_fixture_options_name_their_line() {
         (
             "drop_config = [\"CHR_DEV_SG\"]",
             "invalid drop_config option",
+        ),
+        (
+            "set_config = [\"CONFIG_SCSI=maybe\"]",
+            "invalid set_config line",
+        ),
+        (
+            "set_config = [\"CONFIG_X=\\\"a\\nb\\\"\"]",
+            "invalid set_config line",
         ),
     ];
     for (extra, part) in kernel_cases {
