@@ -84,6 +84,12 @@ pub(super) fn refused(log: &str, distfile: &str) -> bool {
     by_2_1 || by_2_0
 }
 
+/// The banner of a phase that died: portage 2.0/2.1 (`!!! ERROR: cat/pkg-1 failed.`) and today's
+/// (`* ERROR: cat/pkg-1::repo failed (config phase):`).
+static DIED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^(!!! ERROR: \S+ failed\.$| \* ERROR: \S+ failed \(\w+ phase\))").unwrap()
+});
+
 pub(super) static FAILED_PHASE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"ERROR: (\S+)::\S+ failed \((\w+) phase\)").unwrap());
 
@@ -123,10 +129,23 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
         .collect();
     for atom in &entry.config.atoms {
         let step = ConfigRun::step(atom);
-        let ran = by_atom.get(&step).copied();
+        let ran = by_atom.get(&step).copied().map(|(rc, secs, n)| {
+            // Portage 2.0 and 2.1 exit 0 from emerge --config when pkg_config dies: its banner
+            // in the log is what says it failed.
+            let log = fs::read_to_string(dir.join(format!("out/logs/{n}.emerge.log")))
+                .unwrap_or_default();
+            (if rc == 0 && DIED.is_match(&log) { 1 } else { rc }, secs, n)
+        });
         results.push(match &entry.config.refused {
             Some(message) => refused_result(&step, ran, message, dir),
-            None => step_result(&step, ran, dir),
+            None => {
+                let mut r = step_result(&step, ran, dir);
+                // Not a dependency problem: the package merged, its configuration failed.
+                if let Some(f) = r.failure.as_mut().filter(|f| f.phase == "dependencies") {
+                    f.phase = "config".to_string();
+                }
+                r
+            }
         });
     }
     results

@@ -55,7 +55,7 @@ fn a_comment_in_the_matrix_keeps_every_key_and_a_fixture_makefile_changes_its_en
     }
 }
 
-fn entry(extra: &str) -> Entry {
+pub(super) fn entry(extra: &str) -> Entry {
     let text = format!(
         r#"[stage]
 path = "stage.tar"
@@ -385,7 +385,7 @@ fn installed_paths_come_from_contents_lines() {
 }
 
 /// An entry directory as the container leaves it: one CONTENTS, a copied file, an emerge log.
-fn expect_dir() -> tempfile::TempDir {
+pub(super) fn expect_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     for (rel, text) in [
@@ -543,69 +543,5 @@ fn drop_config_removes_exactly_the_named_options() {
     assert_eq!(
         without_options(config, &["CONFIG_CHR_DEV_SG".into()]),
         "CONFIG_SCSI=y\nCONFIG_CHR_DEV_SG_X=y\n# CONFIG_SMP is not set\n"
-    );
-}
-
-#[test]
-fn set_config_replaces_the_option_and_its_not_set_comment() {
-    let config = "CONFIG_SCSI=y\n# CONFIG_SCSI_QLA2XXX is not set\nCONFIG_CHR_DEV_SG=m\n";
-    assert_eq!(
-        edited_config(
-            config,
-            &["CONFIG_CHR_DEV_SG".into()],
-            &["CONFIG_SCSI_QLA2XXX=m".into(), "CONFIG_SCSI=m".into()]
-        ),
-        "CONFIG_SCSI_QLA2XXX=m\nCONFIG_SCSI=m\n"
-    );
-}
-
-#[test]
-fn config_steps_are_judged_after_the_packages_by_their_own_rows() {
-    let dir = expect_dir();
-    fs::write(
-        dir.path().join("out/packages.tsv"),
-        "sys-libs/lib-compat\t0\t2\n--config sys-libs/lib-compat\t1\t1\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("out/logs/2.emerge.log"),
-        " * ERROR: there is no /etc/qla2xxx.conf\n",
-    )
-    .unwrap();
-    let steps = |extra: &str| -> Vec<(String, Outcome, Option<String>)> {
-        collect_packages(&entry(extra), dir.path())
-            .into_iter()
-            .map(|r| (r.atom, r.outcome, r.failure.map(|f| f.phase)))
-            .collect()
-    };
-    let ok = ("sys-libs/lib-compat".to_string(), Outcome::Passed, None);
-    let step = "--config sys-libs/lib-compat".to_string();
-    // Must succeed: the failed run fails the entry.
-    assert_eq!(
-        steps(r#"config = { atoms = ["sys-libs/lib-compat"] }"#),
-        [
-            ok.clone(),
-            (step.clone(), Outcome::Failed, Some("dependencies".into()))
-        ]
-    );
-    // Must be refused with a message its log says: passes.
-    assert_eq!(
-        steps(r#"config = { atoms = ["sys-libs/lib-compat"], refused = "no /etc/qla2xxx.conf" }"#),
-        [ok.clone(), (step.clone(), Outcome::Passed, None)]
-    );
-    // Refused, but saying something else: fails.
-    assert_eq!(
-        steps(r#"config = { atoms = ["sys-libs/lib-compat"], refused = "not a file" }"#)[1].2,
-        Some("refused-without-message".into())
-    );
-    // Never run (the container stopped first): not run, not passed.
-    fs::write(
-        dir.path().join("out/packages.tsv"),
-        "sys-libs/lib-compat\t0\t2\n",
-    )
-    .unwrap();
-    assert_eq!(
-        steps(r#"config = { atoms = ["sys-libs/lib-compat"] }"#)[1].1,
-        Outcome::NotRun
     );
 }
