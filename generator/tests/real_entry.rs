@@ -1,7 +1,7 @@
 //! The matrix fields of a real-source, real-kernel entry (kernel from the shared directory, real
 //! distfiles, checks): every bad value is refused with its file:line:col, and the shared
-//! directory's one rule (missing: skipped with the reason; other bytes: an error naming both
-//! digests) holds.
+//! directory's one rule (missing: skipped with the reason; other content than ci/shared-inputs.toml
+//! pins: an error naming both digests) holds.
 
 #[macro_use]
 mod common;
@@ -14,12 +14,23 @@ use nbgen::base::error::EXIT_BAD_INPUT;
 use nbgen::nbtest::matrix::{Kernel, Matrix};
 use nbgen::nbtest::shared::{self, Local, Repack};
 
-const K256: &str = "e2d3e699eec4df7b0f981ace4060eb4d20313ae24f5faad40bb0f0cf66d7f412";
-const Q256: &str = "dbabd4160bbe42a231a86daeeeb9031c4c137eece00b76a3b5eb60fdf3afe2d8";
+/// A shared inputs table listing the two files the entry names (digests of no real file).
+const TABLE: &str = r#"
+[[input]]
+path = "real/linux-2.6.18.tar.xz"
+top = "linux-2.6.18"
+content = "tree-sha256:0000000000000000000000000000000000000000000000000000000000000000"
+source = [{ name = "k.tar.gz", url = "https://example.org/k.tar.gz" }]
+
+[[input]]
+path = "real/qla2xxx-8.01.07-src.tar.xz"
+top = "qla2xxx-8.01.07"
+content = "tree-sha256:1111111111111111111111111111111111111111111111111111111111111111"
+source = [{ name = "q.tar.gz", url = "https://example.org/q.tar.gz" }]
+"#;
 
 fn good() -> String {
-    format!(
-        r#"[defaults]
+    r#"[defaults]
 profile = "default/linux/amd64"
 
 [stage]
@@ -27,15 +38,15 @@ script = "ci/make-stage"
 
 [[entry]]
 name = "linux-2.6.18-real"
-kernel = {{ path = "real/linux-2.6.18.tar.xz", sha256 = "{K256}", compat = "ci/real-kernel/gcc12-compat" }}
+kernel = { path = "real/linux-2.6.18.tar.xz", compat = "ci/real-kernel/gcc12-compat" }
 fragments = ["common.config", "2.6.config"]
 packages = [">=sys-block/qla2x00-driver-8"]
 distfiles = [
-    {{ name = "qla2xxx-v8.01.07-dist.tgz", path = "real/qla2xxx-8.01.07-src.tar.xz", sha256 = "{Q256}" }},
+    { name = "qla2xxx-v8.01.07-dist.tgz", path = "real/qla2xxx-8.01.07-src.tar.xz" },
 ]
-checks = {{ depmod = true, load_order = ["intermodule", "qla2xxx", "qla2300"] }}
+checks = { depmod = true, load_order = ["intermodule", "qla2xxx", "qla2300"] }
 "#
-    )
+    .to_string()
 }
 
 /// A workspace root holding what the matrix names.
@@ -52,6 +63,7 @@ fn root() -> tempfile::TempDir {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "# x\n").unwrap();
     }
+    std::fs::write(dir.path().join("ci/shared-inputs.toml"), TABLE).unwrap();
     dir
 }
 
@@ -73,7 +85,6 @@ fn the_good_entry_parses() {
         panic!("{:?}", e.kernel)
     };
     assert_eq!(k.path, Path::new("real/linux-2.6.18.tar.xz"));
-    assert_eq!(k.sha256, K256);
     assert_eq!(k.compat, Path::new("ci/real-kernel/gcc12-compat"));
     assert_eq!(e.distfiles[0].name, "qla2xxx-v8.01.07-dist.tgz");
     assert_eq!(e.distfiles[0].repack, Repack::XzToGzip);
@@ -90,8 +101,8 @@ fn each_bad_value_is_named_with_its_line() {
     let cases: &[(&str, &str, &str, &str)] = &[
         ("\"real/linux-2.6.18.tar.xz\"", "\"../linux.tar.xz\"", "../linux", "invalid path"),
         ("\"real/linux-2.6.18.tar.xz\"", "\"/abs/linux.tar.xz\"", "/abs/", "invalid path"),
-        (&format!("sha256 = \"{K256}\", "), "", "kernel = {", "needs its sha256"),
-        (&format!("\"{K256}\""), "\"E2D3\"", "E2D3", "64 lowercase hex"),
+        ("\"real/linux-2.6.18.tar.xz\"", "\"real/linux-2.6.19.tar.xz\"", "linux-2.6.19", "is not in ci/shared-inputs.toml"),
+        ("compat = \"", "sha256 = \"ab\", compat = \"", "kernel = {", "unknown field `sha256`"),
         (", compat = \"ci/real-kernel/gcc12-compat\"", "", "kernel = {", "needs compat"),
         ("ci/real-kernel/gcc12-compat", "ci/no-such-compat", "no-such-compat", "no script ci/no-such-compat"),
         ("compat = \"", "sha512 = \"ab\", compat = \"", "sha512 = \"ab\"", "not sha512"),
@@ -102,9 +113,9 @@ fn each_bad_value_is_named_with_its_line() {
         ("name = \"qla2xxx-v8.01.07-dist.tgz\"", "name = \"../x.tgz\"", "../x.tgz", "invalid distfile name"),
         ("name = \"qla2xxx-v8.01.07-dist.tgz\"", "name = \"qla2xxx-v8.01.07-dist.tar.bz2\"", "dist.tar.bz2", "cannot make"),
         ("path = \"real/qla2xxx-8.01.07-src.tar.xz\"", "path = \"real/../qla.tar.xz\"", "real/../qla", "invalid path"),
-        (&format!("sha256 = \"{Q256}\""), "sha256 = \"0\"", "sha256 = \"0\"", "64 lowercase hex"),
-        (&format!("sha256 = \"{Q256}\" }},"), &format!("sha256 = \"{Q256}\" }},\n    {{ name = \"qla2xxx-v8.01.07-dist.tgz\", path = \"a.tgz\", sha256 = \"{Q256}\" }},"), "path = \"a.tgz\"", "named twice"),
-        (&format!("sha256 = \"{Q256}\" }}"), &format!("sha256 = \"{Q256}\", size = 1 }}"), "size = 1", "unknown field"),
+        ("path = \"real/qla2xxx-8.01.07-src.tar.xz\"", "path = \"real/other.tar.xz\"", "real/other", "is not in ci/shared-inputs.toml"),
+        ("-src.tar.xz\" },", "-src.tar.xz\" },\n    { name = \"qla2xxx-v8.01.07-dist.tgz\", path = \"a.tgz\" },", "path = \"a.tgz\"", "named twice"),
+        ("-src.tar.xz\" }", "-src.tar.xz\", size = 1 }", "size = 1", "unknown field"),
         ("load_order = [\"intermodule\", \"qla2xxx\", \"qla2300\"]", "load_order = []", "load_order = []", "load_order is empty"),
         ("\"qla2300\"]", "\"qla 2300\"]", "qla 2300", "invalid module name"),
         ("checks = { depmod = true, load_order = [\"intermodule\", \"qla2xxx\", \"qla2300\"] }", "checks = { depmod = false }", "depmod = false", "asks for nothing"),
@@ -133,6 +144,7 @@ fn nbgen_test_refuses_a_bad_real_entry_before_anything_runs() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "#!/bin/sh\n").unwrap();
     }
+    std::fs::write(ws.path().join("ci/shared-inputs.toml"), TABLE).unwrap();
     let bad = good().replace(
         "load_order = [\"intermodule\"",
         "load_order = [\"inter module\"",
@@ -155,10 +167,38 @@ fn nbgen_test_refuses_a_bad_real_entry_before_anything_runs() {
     assert!(!results.exists(), "nothing is written for bad input");
 }
 
+/// A tar.xz holding `files` (path, content) below `top`, and the table naming it as `rel`.
+fn archive(dir: &Path, rel: &str, top: &str, files: &[(&str, &str)]) -> Vec<shared::inputs::Input> {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let xz = xz2::write::XzEncoder::new(std::fs::File::create(&path).unwrap(), 6);
+    let mut b = tar::Builder::new(xz);
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, format!("{top}/{name}"), text.as_bytes())
+            .unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap();
+    let digest = shared::content::of_file(&path).unwrap();
+    let table = format!(
+        "[[input]]\npath = \"{rel}\"\ntop = \"{top}\"\ncontent = \"{digest}\"\nsource = [{{ name = \"a.tar.gz\", url = \"https://example.org/a.tar.gz\" }}]\n"
+    );
+    shared::inputs::parse(Path::new("t.toml"), &table).unwrap()
+}
+
 #[test]
-fn a_missing_shared_file_is_a_skip_naming_it_and_nb_shared() {
+fn a_missing_shared_file_is_a_skip_naming_it_nb_shared_and_the_fetch() {
+    let made = tempfile::tempdir().unwrap();
+    let table = archive(
+        made.path(),
+        "real/linux-2.6.18.tar.xz",
+        "linux-2.6.18",
+        &[("Makefile", "x")],
+    );
     let dir = tempfile::tempdir().unwrap();
-    let got = shared::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), K256).unwrap();
+    let got = shared::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), &table).unwrap();
     let Local::Missing(why) = got else {
         panic!("{got:?}")
     };
@@ -167,31 +207,45 @@ fn a_missing_shared_file_is_a_skip_naming_it_and_nb_shared() {
         why.contains(&format!("NB_SHARED={}", dir.path().display())),
         "{why}"
     );
+    assert!(why.contains("nbgen shared fetch --into"), "{why}");
 }
 
 #[test]
-fn a_shared_file_with_other_bytes_is_an_error_naming_both_digests() {
+fn a_shared_file_with_other_content_is_an_error_naming_both_digests() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("real")).unwrap();
-    let file = dir.path().join("real/linux-2.6.18.tar.xz");
-    std::fs::write(&file, b"not the kernel").unwrap();
-    let e = shared::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), K256).unwrap_err();
+    let rel = "real/linux-2.6.18.tar.xz";
+    let table = archive(
+        dir.path(),
+        rel,
+        "linux-2.6.18",
+        &[("Makefile", "VERSION = 2\n")],
+    );
+    let file = dir.path().join(rel);
+    assert_eq!(
+        shared::resolve(dir.path(), Path::new(rel), &table).unwrap(),
+        Local::Ready(file.clone())
+    );
+    // One byte of one file changed: the content digest says so, naming both.
+    let other = archive(
+        dir.path(),
+        rel,
+        "linux-2.6.18",
+        &[("Makefile", "VERSION = 3\n")],
+    );
+    let e = shared::resolve(dir.path(), Path::new(rel), &table).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains(&file.display().to_string()), "{msg}");
-    assert!(msg.contains(&format!("not the {K256}")), "{msg}");
-    assert!(msg.contains("SHA256SUMS"), "{msg}");
-    // The right digest makes it ready.
-    let out = std::process::Command::new("sha256sum")
-        .arg(&file)
-        .output()
-        .unwrap();
-    let actual = String::from_utf8(out.stdout).unwrap();
-    let actual = actual.split_whitespace().next().unwrap();
-    assert!(msg.contains(&format!("SHA256 {actual},")), "{msg}");
-    assert_eq!(
-        shared::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), actual).unwrap(),
-        Local::Ready(file)
+    assert!(
+        msg.contains(&format!("not the {}", table[0].content)),
+        "{msg}"
     );
+    assert!(
+        msg.contains(&format!("content digest {},", other[0].content)),
+        "{msg}"
+    );
+    // Not in the table at all: bad input naming the table.
+    let e = shared::resolve(dir.path(), Path::new("real/x.tar.xz"), &table).unwrap_err();
+    assert!(e.to_string().contains("ci/shared-inputs.toml"), "{e}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod kconfig;
 mod pin;
 mod progress;
 mod regen;
+mod shared;
 mod test;
 
 use std::path::PathBuf;
@@ -157,6 +158,22 @@ enum Command {
         #[command(subcommand)]
         command: cache::CacheCommand,
     },
+    /// Check, fetch or digest the shared inputs (../shared) that era, real-source and client
+    /// tests use.
+    ///
+    /// ci/shared-inputs.toml names each (era toolchain, QLogic's source, a real 2.6.18 tree,
+    /// Gentoo's clients): where it comes from (public archives of named commits) and a digest of
+    /// its content that does not depend on how it was compressed or stamped. Without them those
+    /// tests are SKIPPED, naming the command below.
+    ///
+    /// Examples:
+    ///   nbgen shared check                     # is ../shared complete and right?
+    ///   nbgen shared fetch --into ../shared    # make it from the sources
+    #[command(verbatim_doc_comment)]
+    Shared {
+        #[command(subcommand)]
+        command: shared::SharedCommand,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -180,6 +197,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Ci { command } => ci::run(command, manifest_path),
         Command::Test(args) => test::run(manifest_path, args),
         Command::Cache { command } => cache::run(command, manifest_path),
+        Command::Shared { command } => shared::run(command, manifest_path),
     }
 }
 

@@ -27,9 +27,8 @@ mod variant;
 pub use expect::{ConfigRun, Expect, FileText, Setup};
 pub use lock::{Lock, Pin, Pinned};
 
-/// A SHA512 or SHA256 as the matrix and its lock file write them: lowercase hex.
+/// A SHA512 as the matrix and its lock file write it: lowercase hex.
 static SHA512: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{128}$").unwrap());
-static SHA256: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{64}$").unwrap());
 use raw::RawMatrix;
 use validate::Ctx;
 
@@ -97,7 +96,6 @@ pub struct SharedDistfile {
     pub name: String,
     /// Below the shared directory.
     pub path: PathBuf,
-    pub sha256: String,
     pub repack: crate::nbtest::shared::Repack,
 }
 
@@ -133,7 +131,6 @@ pub enum Kernel {
 pub struct SharedKernel {
     /// Below the shared directory.
     pub path: PathBuf,
-    pub sha256: String,
     /// The compatibility script, relative to the workspace root.
     pub compat: PathBuf,
 }

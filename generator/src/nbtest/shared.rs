@@ -1,15 +1,19 @@
-//! Inputs from the shared directory: real files (QLogic's source, a real kernel tree) that the
-//! repository may not carry, kept beside the checkout in `../shared` (the environment variable
-//! `NB_SHARED` overrides it). A matrix names each such file by its path below that directory and
-//! its SHA256 (from shared/real/SHA256SUMS). The one rule for all of them, here: a file that is
-//! not there makes its entry SKIPPED, with a reason naming the file and `NB_SHARED`; a file with
-//! other bytes than the digest says is an error, which fails the entry.
+//! Inputs from the shared directory: real files (the era toolchain, QLogic's source, a real kernel
+//! tree, Gentoo's clients) that the repository does not carry, kept beside the checkout in
+//! `../shared` (the environment variable `NB_SHARED` overrides it). ci/shared-inputs.toml names
+//! each by its path below that directory, with its sources and its content digest (inputs,
+//! content); `nbgen shared fetch` makes the directory from the sources (assemble). The one rule
+//! for all of them, here: a file that is not there makes what needs it SKIPPED, with a reason
+//! naming the file, `NB_SHARED` and the command that fetches it; a file whose content is not the
+//! table's is an error naming both digests.
+
+pub mod assemble;
+pub mod content;
+pub mod inputs;
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::base::error::{Error, IoContext, Result};
 
@@ -31,41 +35,95 @@ pub enum Local {
     Missing(String),
 }
 
-/// `rel` below `shared`, checked against `sha256`. Missing: the reason, naming the file and
-/// NB_SHARED. Present with other bytes: an error naming both digests.
-pub fn resolve(shared: &Path, rel: &Path, sha256: &str) -> Result<Local> {
+/// `rel` below `shared`, checked against the table's content digest. Missing: the reason, naming
+/// the file, NB_SHARED and the command that fetches it. Present with other content: an error naming
+/// both digests.
+pub fn resolve(shared: &Path, rel: &Path, table: &[inputs::Input]) -> Result<Local> {
+    let input = inputs::find(table, &rel.to_string_lossy())?;
     let path = shared.join(rel);
     if !path.is_file() {
-        return Ok(Local::Missing(format!(
-            "no {} ({ENV}={}; set {ENV} to the shared directory)",
-            path.display(),
-            shared.display()
-        )));
+        return Ok(Local::Missing(missing(&path, shared)));
     }
-    let got = sha256_of(&path)?;
-    if got != sha256 {
+    let got = content::of_file(&path)?;
+    if got != input.content {
         return Err(Error::Environment(format!(
-            "{}: SHA256 {got}, not the {sha256} the matrix pins (from shared/real/SHA256SUMS): \
-             the file is damaged or another one",
-            path.display()
+            "{}: content digest {got}, not the {} that {} pins: the file is damaged or another \
+             one (nbgen shared fetch --into DIR makes a good copy)",
+            path.display(),
+            input.content,
+            inputs::TABLE
         )));
     }
     Ok(Local::Ready(path))
 }
 
-fn sha256_of(path: &Path) -> Result<String> {
-    let mut file = File::open(path).at(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(path, e)),
-        }
+/// A shared directory and the table its inputs are checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct Dir<'a> {
+    pub path: &'a Path,
+    pub table: &'a [inputs::Input],
+}
+
+impl Dir<'_> {
+    /// `rel` below the directory, checked (see `resolve`).
+    pub fn resolve(&self, rel: &Path) -> Result<Local> {
+        resolve(self.path, rel, self.table)
     }
-    Ok(hex::encode(h.finalize()))
+}
+
+/// What the shared directory holds of an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// There, with the table's content digest.
+    Good,
+    Missing,
+    /// There, with this other content digest.
+    Wrong(String),
+}
+
+/// The state of `input` in the shared directory `dir`.
+pub fn state(dir: &Path, input: &inputs::Input) -> Result<State> {
+    let path = dir.join(&input.path);
+    if !path.is_file() {
+        return Ok(State::Missing);
+    }
+    let got = content::of_file(&path)?;
+    Ok(if got == input.content {
+        State::Good
+    } else {
+        State::Wrong(got)
+    })
+}
+
+/// Fetches `input`'s sources with `fetcher` (from `mirror`, `<mirror>/<name>`, when given) and
+/// writes the input into `dir` when its content digest is the table's. Returns the URLs fetched
+/// and what became of it.
+pub fn fetch(
+    dir: &Path,
+    input: &inputs::Input,
+    fetcher: &crate::nbtest::fetch::Fetcher,
+    mirror: Option<&str>,
+) -> Result<(Vec<String>, assemble::Assembled)> {
+    let mut downloads = Vec::new();
+    let mut urls = Vec::new();
+    for source in &input.sources {
+        let url = assemble::source_url(source, mirror);
+        let (path, _) = fetcher.fetch_unpinned(&url)?;
+        downloads.push(path);
+        urls.push(url);
+    }
+    let done = assemble::assemble(input, &downloads, &dir.join(&input.path))?;
+    Ok((urls, done))
+}
+
+/// Why a shared file counts as missing, and how to get it.
+pub fn missing(path: &Path, shared: &Path) -> String {
+    format!(
+        "no {} ({ENV}={}; set {ENV} to the shared directory, or get it with: nbgen shared fetch --into {})",
+        path.display(),
+        shared.display(),
+        shared.display()
+    )
 }
 
 /// How a shared tarball becomes a distfile of another name: the bytes as they are, or the tar

@@ -98,12 +98,13 @@ fn run_stage_script(
     script: &Path,
     args: &[String],
 ) -> Result<std::result::Result<String, String>> {
-    let out = Command::new("bash")
-        .arg(script)
-        .args(args)
-        .current_dir(root)
-        .output()
-        .at(script)?;
+    let mut cmd = Command::new("bash");
+    cmd.arg(script).args(args).current_dir(root);
+    // The script checks shared inputs with this same nbgen (nbgen shared check).
+    if let Ok(exe) = std::env::current_exe() {
+        cmd.env("NBGEN", exe);
+    }
+    let out = cmd.output().at(script)?;
     if out.status.code() == Some(STAGE_UNAVAILABLE) {
         let stdout = String::from_utf8_lossy(&out.stdout);
         return Ok(Err(unavailable_reason(&stdout, script)));

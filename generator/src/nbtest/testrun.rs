@@ -125,8 +125,9 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
     })
 }
 
-/// Each entry's own inputs from the shared directory, checked against their SHA256 here: a
-/// mismatch fails the entry (phase shared-file), a missing file skips it with the reason.
+/// Each entry's own inputs from the shared directory, checked against the content digests of
+/// ci/shared-inputs.toml here: a mismatch (or a table that cannot be read) fails the entry (phase
+/// shared-file), a missing file skips it with the reason.
 fn acquire_all_locals(
     ws: &Workspace,
     entries: &[&Entry],
@@ -136,19 +137,33 @@ fn acquire_all_locals(
     notes: Notes,
 ) -> BTreeMap<String, Acquired<Locals>> {
     let shared_dir = shared::dir(&ws.root);
+    let uses_shared = |e: &Entry| matches!(e.kernel, Kernel::Shared(_)) || !e.distfiles.is_empty();
+    let table = if entries.iter().any(|e| uses_shared(e)) {
+        shared::inputs::load(&ws.root.join(shared::inputs::TABLE)).map_err(|e| e.to_string())
+    } else {
+        Ok(Vec::new())
+    };
     entries
         .iter()
         .map(|entry| {
             let own_overlay = opts.overlay.is_none();
-            let local = acquire_locals(
-                ws,
-                entry,
-                &shared_dir,
-                stand_ins,
-                distdir,
-                &opts.results,
-                own_overlay,
-            );
+            let local = table
+                .as_ref()
+                .map_err(|e| Error::input(shared::inputs::TABLE, e.clone()));
+            let local = local.and_then(|table| {
+                acquire_locals(
+                    ws,
+                    entry,
+                    shared::Dir {
+                        path: &shared_dir,
+                        table,
+                    },
+                    stand_ins,
+                    distdir,
+                    &opts.results,
+                    own_overlay,
+                )
+            });
             if let Ok(Err(reason)) = &local {
                 notes(Note::EntrySkipped {
                     entry: &entry.name,

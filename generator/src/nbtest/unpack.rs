@@ -138,22 +138,12 @@ pub fn into_digest_dir(
 /// The marker of a complete unpacked copy, holding the archive's SHA512.
 const COMPLETE: &str = ".nbgen-complete";
 
-/// Unpacks the archive file at `archive` into `target` (created if missing).
-pub fn unpack(archive: &Path, target: &Path, opts: &Options) -> Result<Summary> {
-    // The archive is the caller's input: a missing one is bad input, not an nbgen failure.
-    let file = File::open(archive).map_err(|e| Error::io(archive, e).into_input())?;
-    unpack_from(&archive.display().to_string(), file, target, opts)
-}
-
-/// Unpacks an archive read from `reader` (a file, a pipe, a download in progress) into `target`;
-/// `name` names the archive in errors. Reads the stream to its end, so a compressed stream's
-/// trailing checksum is checked and a writer feeding a pipe is never left blocked.
-pub fn unpack_from(
+/// The tar stream of an archive read from `reader` (plain, gzip, bzip2 or xz, told apart by their
+/// magic bytes), and which compression it had; `name` names the archive in errors.
+pub fn decoded<'r>(
     name: &str,
-    reader: impl Read,
-    target: &Path,
-    opts: &Options,
-) -> Result<Summary> {
+    reader: impl Read + 'r,
+) -> Result<(Compression, Box<dyn Read + 'r>)> {
     let mut reader = BufReader::with_capacity(BLOCK, reader);
     let corrupt = |e: io::Error| Error::input(name, format!("cannot read the archive: {e}"));
     // A pipe may hand over fewer bytes per read than the longest magic; gather them first.
@@ -176,12 +166,33 @@ pub fn unpack_from(
     }
     let stream = io::Cursor::new(head[..got].to_vec()).chain(reader);
     // The multi-stream decoders: parallel compressors (pigz, pbzip2, xz -T) concatenate streams.
-    let decoded: Box<dyn Read> = match compression {
+    let decoded: Box<dyn Read + 'r> = match compression {
         Compression::None => Box::new(stream),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(stream)),
         Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(stream)),
         Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(stream)),
     };
+    Ok((compression, decoded))
+}
+
+/// Unpacks the archive file at `archive` into `target` (created if missing).
+pub fn unpack(archive: &Path, target: &Path, opts: &Options) -> Result<Summary> {
+    // The archive is the caller's input: a missing one is bad input, not an nbgen failure.
+    let file = File::open(archive).map_err(|e| Error::io(archive, e).into_input())?;
+    unpack_from(&archive.display().to_string(), file, target, opts)
+}
+
+/// Unpacks an archive read from `reader` (a file, a pipe, a download in progress) into `target`;
+/// `name` names the archive in errors. Reads the stream to its end, so a compressed stream's
+/// trailing checksum is checked and a writer feeding a pipe is never left blocked.
+pub fn unpack_from(
+    name: &str,
+    reader: impl Read,
+    target: &Path,
+    opts: &Options,
+) -> Result<Summary> {
+    let corrupt = |e: io::Error| Error::input(name, format!("cannot read the archive: {e}"));
+    let (compression, decoded) = decoded(name, reader)?;
     fs::create_dir_all(target).at(target)?;
     let mut unpacker = Unpacker {
         name,

@@ -63,10 +63,9 @@ pub(super) struct RawKernel {
     pub(super) fixture: Option<RawFixture>,
     pub(super) url: Option<Spanned<String>>,
     pub(super) sha512: Option<Spanned<String>>,
-    /// A tarball in the shared directory, with its SHA256 and the toolchain compatibility script
-    /// that ci/real-kernel/prepare applies to the test copy.
+    /// A tarball in the shared directory (ci/shared-inputs.toml holds its digest), with the
+    /// toolchain compatibility script that ci/real-kernel/prepare applies to the test copy.
     pub(super) path: Option<Spanned<String>>,
-    pub(super) sha256: Option<Spanned<String>>,
     pub(super) compat: Option<Spanned<String>>,
 }
 
@@ -75,7 +74,6 @@ pub(super) struct RawKernel {
 pub(super) struct RawDistfile {
     pub(super) name: Spanned<String>,
     pub(super) path: Spanned<String>,
-    pub(super) sha256: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

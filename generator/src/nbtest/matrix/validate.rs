@@ -13,6 +13,7 @@ use super::*;
 use crate::base::error::{Error, Result};
 use crate::base::names;
 use crate::base::toml_input::Locator;
+use crate::nbtest::shared::inputs;
 
 pub(super) static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9._-]+$").unwrap());
 static MODULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").unwrap());
@@ -435,28 +436,24 @@ impl Ctx<'_> {
     }
 
     /// A relative path below the shared directory: plain components only, so it cannot climb out.
+    /// A path below the shared directory that the shared inputs table lists (its digest is there).
     fn shared_path(&self, value: &Spanned<String>) -> Result<PathBuf> {
-        self.matching(
+        let rel = self.matching(
             value,
             &names::RELATIVE_PATH,
             "path (a relative path below the shared directory, NB_SHARED)",
-        )
-        .map(PathBuf::from)
-    }
-
-    fn sha256(&self, value: &Spanned<String>) -> Result<String> {
-        let v = value.get_ref();
-        if SHA256.is_match(v) {
-            Ok(v.clone())
-        } else {
-            Err(self.err(
+        )?;
+        let table = crate::nbtest::shared::inputs::load(&self.root.join(inputs::TABLE))?;
+        if inputs::find(&table, &rel).is_err() {
+            return Err(self.err(
                 value,
                 format!(
-                    "sha256 must be 64 lowercase hex digits, got {} characters",
-                    v.len()
+                    "{rel} is not in {}: list it there with its sources and content digest",
+                    inputs::TABLE
                 ),
-            ))
+            ));
         }
+        Ok(PathBuf::from(rel))
     }
 
     fn distfiles(&self, raw: &[Spanned<RawDistfile>]) -> Result<Vec<SharedDistfile>> {
@@ -478,12 +475,7 @@ impl Ctx<'_> {
                         ),
                     )
                 })?;
-                Ok(SharedDistfile {
-                    name,
-                    path,
-                    sha256: self.sha256(&r.sha256)?,
-                    repack,
-                })
+                Ok(SharedDistfile { name, path, repack })
             })
             .collect()
     }
@@ -519,13 +511,11 @@ impl Ctx<'_> {
     fn kernel(&self, k: &Spanned<RawKernel>) -> Result<Kernel> {
         let raw = k.get_ref();
         if raw.path.is_none() {
-            for (field, value) in [("sha256", &raw.sha256), ("compat", &raw.compat)] {
-                if let Some(v) = value {
-                    return Err(self.err(
-                        v,
-                        format!("{field} belongs to a kernel from the shared directory (path = \"...\")"),
-                    ));
-                }
+            if let Some(v) = &raw.compat {
+                return Err(self.err(
+                    v,
+                    "compat belongs to a kernel from the shared directory (path = \"...\")",
+                ));
             }
         }
         match (&raw.fixture, &raw.url, &raw.path) {
@@ -539,22 +529,16 @@ impl Ctx<'_> {
         }
     }
 
-    /// A kernel tarball of the shared directory: its path there, its SHA256 and the compat script.
+    /// A kernel tarball of the shared directory: its path there (its digest is the shared inputs
+    /// table's) and the compat script.
     fn shared_kernel(&self, raw: &RawKernel, p: &Spanned<String>) -> Result<Kernel> {
         if let Some(d) = &raw.sha512 {
             return Err(self.err(
                 d,
-                "a kernel from the shared directory is checked by sha256 (shared/real/SHA256SUMS), not sha512",
+                "a kernel from the shared directory is checked by its content digest in ci/shared-inputs.toml, not sha512",
             ));
         }
         let path = self.shared_path(p)?;
-        let sha256 = match &raw.sha256 {
-            Some(s) => self.sha256(s)?,
-            None => return Err(self.err(
-                p,
-                "a kernel from the shared directory needs its sha256 (from shared/real/SHA256SUMS)",
-            )),
-        };
         let compat = match &raw.compat {
             Some(c) => {
                 let rel = self.matching(c, &names::RELATIVE_PATH, "compat (a script in the workspace)")?;
@@ -570,10 +554,6 @@ impl Ctx<'_> {
                 ))
             }
         };
-        Ok(Kernel::Shared(SharedKernel {
-            path,
-            sha256,
-            compat,
-        }))
+        Ok(Kernel::Shared(SharedKernel { path, compat }))
     }
 }

@@ -51,7 +51,7 @@ pub(super) type Locals = std::result::Result<EntryLocal, String>;
 pub(super) fn acquire_locals(
     ws: &Workspace,
     entry: &Entry,
-    shared_dir: &Path,
+    shared_dir: shared::Dir,
     stand_ins: &BTreeMap<String, manifest::Measured>,
     distdir: &Path,
     results: &Path,
@@ -59,7 +59,7 @@ pub(super) fn acquire_locals(
 ) -> Result<Locals> {
     let mut local = EntryLocal::default();
     if let Kernel::Shared(k) = &entry.kernel {
-        match shared::resolve(shared_dir, &k.path, &k.sha256)? {
+        match shared_dir.resolve(&k.path)? {
             Local::Missing(why) => return Ok(Err(why)),
             Local::Ready(p) => local.kernel_tarball = Some(p),
         }
@@ -69,7 +69,7 @@ pub(super) fn acquire_locals(
     }
     let mut sources = Vec::new();
     for d in &entry.distfiles {
-        match shared::resolve(shared_dir, &d.path, &d.sha256)? {
+        match shared_dir.resolve(&d.path)? {
             Local::Missing(why) => return Ok(Err(why)),
             Local::Ready(p) => sources.push((d, p)),
         }

@@ -134,7 +134,15 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
             // in the log is what says it failed.
             let log = fs::read_to_string(dir.join(format!("out/logs/{n}.emerge.log")))
                 .unwrap_or_default();
-            (if rc == 0 && DIED.is_match(&log) { 1 } else { rc }, secs, n)
+            (
+                if rc == 0 && DIED.is_match(&log) {
+                    1
+                } else {
+                    rc
+                },
+                secs,
+                n,
+            )
         });
         results.push(match &entry.config.refused {
             Some(message) => refused_result(&step, ran, message, dir),

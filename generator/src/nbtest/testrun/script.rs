@@ -46,6 +46,10 @@ pub fn entry_key(root: &Path, entry: &Entry, overlay_hash: &str, stage_sha: &str
         }
         Kernel::Tarball(_) => {}
     }
+    // The shared files' identity is their content digest, which the table holds.
+    if matches!(entry.kernel, Kernel::Shared(_)) || !entry.distfiles.is_empty() {
+        files.push(crate::nbtest::shared::inputs::TABLE.into());
+    }
     for f in files {
         // A file that does not exist (most fixture versions have no Makefile of their own) counts
         // as empty, and its name still goes in.

@@ -71,7 +71,8 @@ fn config_steps_are_judged_after_the_packages_by_their_own_rows() {
         Outcome::Failed
     );
     assert_eq!(
-        steps(r#"config = { atoms = ["sys-libs/lib-compat"], refused = "no /etc/qla2xxx.conf" }"#)[1],
+        steps(r#"config = { atoms = ["sys-libs/lib-compat"], refused = "no /etc/qla2xxx.conf" }"#)
+            [1],
         (step.clone(), Outcome::Passed, None)
     );
     fs::write(

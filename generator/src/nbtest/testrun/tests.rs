@@ -176,19 +176,34 @@ fn the_checks_run_after_the_packages_and_only_when_declared() {
     assert!(!s.contains("--show-depends"), "{s}");
 }
 
-/// A shared directory holding real/src.tar.xz (a small xz stream), and its SHA256.
-fn shared_with_source() -> (tempfile::TempDir, String) {
+/// The shared path the test's entry names (listed in the workspace's ci/shared-inputs.toml).
+const SRC: &str = "real/qla2xxx-8.01.07-src.tar.xz";
+
+/// A shared directory holding SRC (a small tar.xz), and a table pinning its content.
+fn shared_with_source() -> (tempfile::TempDir, Vec<shared::inputs::Input>) {
     let dir = tempfile::tempdir().unwrap();
-    fs::create_dir_all(dir.path().join("real")).unwrap();
-    let path = dir.path().join("real/src.tar.xz");
-    let mut enc = xz2::write::XzEncoder::new(fs::File::create(&path).unwrap(), 1);
-    std::io::Write::write_all(&mut enc, &[0u8; 10240]).unwrap();
-    enc.finish().unwrap();
-    let sha = hex::encode(sha2::Sha256::digest(fs::read(&path).unwrap()));
-    (dir, sha)
+    let path = dir.path().join(SRC);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let enc = xz2::write::XzEncoder::new(fs::File::create(&path).unwrap(), 1);
+    let mut b = tar::Builder::new(enc);
+    let mut h = tar::Header::new_gnu();
+    h.set_size(5);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "qla2xxx-8.01.07/qla_os.c", &b"x\n\n\n\n"[..])
+        .unwrap();
+    b.into_inner().unwrap().finish().unwrap();
+    let digest = shared::content::of_file(&path).unwrap();
+    (dir, table_for(&digest))
 }
 
-fn real_entry(root: &Path, distfile: &str, sha: &str) -> Entry {
+fn table_for(digest: &str) -> Vec<shared::inputs::Input> {
+    let text = format!(
+        "[[input]]\npath = \"{SRC}\"\ntop = \"qla2xxx-8.01.07\"\ncontent = \"{digest}\"\nsource = [{{ name = \"q.tar.gz\", url = \"https://example.org/q.tar.gz\" }}]\n"
+    );
+    shared::inputs::parse(Path::new("t.toml"), &text).unwrap()
+}
+
+fn real_entry(root: &Path, distfile: &str) -> Entry {
     let text = format!(
         r#"[stage]
 script = "ci/make-stage"
@@ -197,7 +212,7 @@ name = "real"
 kernel = {{ url = "https://cdn.kernel.org/linux-2.6.18.tar.bz2" }}
 packages = [">=sys-block/qla2x00-driver-8"]
 profile = "default/linux/amd64"
-distfiles = [{{ name = "{distfile}", path = "real/src.tar.xz", sha256 = "{sha}" }}]
+distfiles = [{{ name = "{distfile}", path = "{SRC}" }}]
 "#
     );
     Matrix::parse(Path::new("m.toml"), &text, root)
@@ -209,16 +224,20 @@ distfiles = [{{ name = "{distfile}", path = "real/src.tar.xz", sha256 = "{sha}" 
 #[test]
 fn real_distfiles_are_pinned_in_the_entrys_own_overlay_or_skip_or_fail() {
     let ws = Workspace::locate(None).unwrap();
-    let (shared_dir, sha) = shared_with_source();
+    let (shared_dir, table) = shared_with_source();
     let results = tempfile::tempdir().unwrap();
     let distdir = results.path().join(".distfiles");
     fs::create_dir_all(&distdir).unwrap();
     let stand_ins = BTreeMap::new();
-    let acquire = |e: &Entry, shared: &Path| {
-        acquire_locals(&ws, e, shared, &stand_ins, &distdir, results.path(), true)
+    let acquire = |e: &Entry, shared: &Path, table: &[shared::inputs::Input]| {
+        let dir = shared::Dir {
+            path: shared,
+            table,
+        };
+        acquire_locals(&ws, e, dir, &stand_ins, &distdir, results.path(), true)
     };
-    let good = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz", &sha);
-    let local = acquire(&good, shared_dir.path()).unwrap().unwrap();
+    let good = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz");
+    let local = acquire(&good, shared_dir.path(), &table).unwrap().unwrap();
     let dist = local.distdir.unwrap().join("qla2xxx-v8.01.07-dist.tgz");
     let measured = manifest::measure(&dist).unwrap();
     let (overlay, _) = local.overlay.unwrap();
@@ -234,13 +253,13 @@ fn real_distfiles_are_pinned_in_the_entrys_own_overlay_or_skip_or_fail() {
     );
     // Missing: the reason; other bytes: an error; a name no ebuild fetches: bad input.
     let empty = tempfile::tempdir().unwrap();
-    let why = acquire(&good, empty.path()).unwrap().unwrap_err();
+    let why = acquire(&good, empty.path(), &table).unwrap().unwrap_err();
     assert!(why.contains("NB_SHARED="), "{why}");
-    let wrong = real_entry(&ws.root, "qla2xxx-v8.01.07-dist.tgz", &"0".repeat(64));
-    let e = acquire(&wrong, shared_dir.path()).unwrap_err();
-    assert!(e.to_string().contains(&sha), "{e}");
-    let stray = real_entry(&ws.root, "no-such-dist.tgz", &sha);
-    let e = acquire(&stray, shared_dir.path()).unwrap_err();
+    let wrong = table_for(&format!("tree-sha256:{}", "0".repeat(64)));
+    let e = acquire(&good, shared_dir.path(), &wrong).unwrap_err();
+    assert!(e.to_string().contains(&table[0].content), "{e}");
+    let stray = real_entry(&ws.root, "no-such-dist.tgz");
+    let e = acquire(&stray, shared_dir.path(), &table).unwrap_err();
     assert_eq!(e.exit_code(), crate::base::error::EXIT_BAD_INPUT);
     assert!(
         e.to_string()
