@@ -1,46 +1,39 @@
-//! `nbgen ci github`: writes the workflow only when it differs, and `--check` compares without
-//! writing, so CI can insist the committed workflow is what the matrix generates.
+//! `nbgen ci github`: writes the workflows only when they differ, and `--check` compares without
+//! writing, so CI can insist the committed workflows are what the matrices generate.
 
-use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::path::Path;
 
 use clap::Subcommand;
-use regex::Regex;
 
 use nbgen::base::error::{Error, IoContext, Result, EXIT_CHECK_FAILED, EXIT_OK};
 use nbgen::base::workspace::Workspace;
-use nbgen::nbtest::ci_github::{render, DEFAULT_MATRIX, DEFAULT_OUTPUT};
-use nbgen::nbtest::matrix::Matrix;
+use nbgen::nbtest::ci_github::{render, WORKFLOWS};
 
 #[derive(Debug, Subcommand)]
 pub enum CiCommand {
-    /// Write the GitHub Actions workflow that runs a test matrix, one job per entry.
+    /// Write the GitHub Actions workflows a push runs.
     ///
-    /// Each job runs on ubuntu-latest, checks out the repository, installs Rust if the runner
-    /// lacks it, runs `cargo run --release -p nbgen -- test --matrix MATRIX --entry NAME`, and
-    /// uploads target/nb-test/NAME (summary.json, junit.xml, logs) as an artifact, also when the
-    /// test failed. Job ids are the entry names with dots turned into underscores.
+    /// .github/workflows/nb-test.yml (on push, pull requests and by hand): ci/test's parts as
+    /// jobs of their own (lint, cargo-test, overlay, shell, stage, era-tools, local-pin, clients)
+    /// and a job per entry of ci/matrix-local.toml, ci/matrix-cases.toml, ci/matrix-era-local.toml
+    /// and ci/matrix-real.toml, each running `nbgen test --matrix MATRIX --entry ENTRY` as a
+    /// developer does, with the shared inputs fetched (`nbgen shared fetch`) and cached, stages
+    /// and each entry's last results cached, results uploaded and the JUnit report shown.
+    /// .github/workflows/nb-era.yml: ci/matrix-era.toml, run only by hand (workflow_dispatch)
+    /// until its stage URLs, digests and a ::gentoo snapshot are confirmed.
     ///
-    /// The file is written only when it changes. With --check nothing is written: exit 1 when
-    /// the workflow on disk differs from what the matrix generates (commit the regenerated one).
+    /// Files are written only when they change. With --check nothing is written: exit 1 when a
+    /// workflow on disk differs from what the matrices generate (commit the regenerated one).
     ///
-    /// Exit codes: 0 written or up to date; 1 --check found it stale; 2 bad input (the matrix,
+    /// Exit codes: 0 written or up to date; 1 --check found one stale; 2 bad input (a matrix,
     /// with file and line named).
     ///
     /// Examples:
-    ///   nbgen ci github                        # .github/workflows/nb-matrix.yml from ci/matrix-era.toml
-    ///   nbgen ci github --check                # CI: exit 1 if the committed workflow is stale
-    ///   nbgen ci github --matrix ci/matrix-local.toml --output /tmp/local.yml
+    ///   nbgen ci github              # write .github/workflows/nb-test.yml and nb-era.yml
+    ///   nbgen ci github --check      # CI: exit 1 if a committed workflow is stale
     #[command(verbatim_doc_comment)]
     Github {
-        /// The matrix file (the default is in the workspace root); it must be inside the
-        /// workspace, since the workflow runs from the repository root.
-        #[arg(long, value_name = "FILE", default_value = DEFAULT_MATRIX)]
-        matrix: PathBuf,
-        /// Where to write the workflow (the default is in the workspace root).
-        #[arg(long, value_name = "FILE", default_value = DEFAULT_OUTPUT)]
-        output: PathBuf,
-        /// Write nothing; exit 1 if the workflow differs from what would be generated.
+        /// Write nothing; exit 1 if a workflow differs from what would be generated.
         #[arg(long)]
         check: bool,
     },
@@ -48,66 +41,59 @@ pub enum CiCommand {
 
 /// Runs one `nbgen ci` subcommand; returns the exit code.
 pub fn run(command: CiCommand, manifest_path: Option<&Path>) -> Result<u8> {
-    let CiCommand::Github {
-        matrix,
-        output,
-        check,
-    } = command;
+    let CiCommand::Github { check } = command;
     let ws = Workspace::locate(manifest_path)?;
-    // The defaults are paths in the workspace, so `nbgen ci github` works from any subdirectory;
-    // paths given on the command line are taken from the current directory, like other files.
-    let matrix_path = if matrix == Path::new(DEFAULT_MATRIX) {
-        ws.root.join(DEFAULT_MATRIX)
-    } else {
-        matrix
-    };
-    let output = if output == Path::new(DEFAULT_OUTPUT) {
-        ws.root.join(DEFAULT_OUTPUT)
-    } else {
-        output
-    };
-    let matrix_rel = relative_to_root(&ws.root, &matrix_path)?;
-    let output_rel =
-        relative_to_root(&ws.root, &output).unwrap_or_else(|_| output.display().to_string());
-    let mut command = String::from("nbgen ci github");
-    if matrix_rel != DEFAULT_MATRIX {
-        command.push_str(&format!(" --matrix {matrix_rel}"));
+    let command = "nbgen ci github";
+    let mut texts = Vec::new();
+    for w in WORKFLOWS {
+        texts.push((w, render(w, &ws.root, command)?));
     }
-    if output_rel != DEFAULT_OUTPUT {
-        command.push_str(&format!(" --output {output_rel}"));
-    }
-    let m = Matrix::load(&matrix_path, &ws.root)?;
-    let text = render(&m, &matrix_rel, &command)?;
-    let on_disk = match std::fs::read(&output) {
-        Ok(bytes) => Some(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(&output, e)),
-    };
-    let fresh = on_disk.as_deref() == Some(text.as_bytes());
-    if check {
-        if fresh {
-            println!("{output_rel} is up to date ({} jobs)", m.entries.len());
-            return Ok(EXIT_OK);
-        }
-        let what = match &on_disk {
-            None => "is missing".to_string(),
-            Some(old) => format!(
-                "is stale (first difference at line {})",
-                first_difference(&String::from_utf8_lossy(old), &text)
-            ),
+    let mut stale = 0;
+    let mut changed = 0;
+    for (w, text) in &texts {
+        let path = ws.root.join(w.file);
+        let on_disk = match std::fs::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&path, e)),
         };
-        println!("{output_rel} {what}: it is not what {matrix_rel} generates; run `{command}`");
-        return Ok(EXIT_CHECK_FAILED);
+        if on_disk.as_deref() == Some(text.as_bytes()) {
+            if check {
+                println!("{} is up to date", w.file);
+            }
+            continue;
+        }
+        if check {
+            stale += 1;
+            let what = match &on_disk {
+                None => "is missing".to_string(),
+                Some(old) => format!(
+                    "is stale (first difference at line {})",
+                    first_difference(&String::from_utf8_lossy(old), text)
+                ),
+            };
+            println!("{} {what}: run `{command}`", w.file);
+            continue;
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        nbgen::base::atomic::write(&path, text.as_bytes())?;
+        changed += 1;
+        println!("{}: written", w.file);
     }
-    if fresh {
-        println!("{output_rel}: 0 files changed ({} jobs)", m.entries.len());
-        return Ok(EXIT_OK);
+    if check {
+        return Ok(if stale == 0 {
+            EXIT_OK
+        } else {
+            EXIT_CHECK_FAILED
+        });
     }
-    if let Some(dir) = output.parent() {
-        std::fs::create_dir_all(dir).at(dir)?;
-    }
-    nbgen::base::atomic::write(&output, text.as_bytes())?;
-    println!("{output_rel}: 1 file changed ({} jobs)", m.entries.len());
+    println!(
+        "{changed} file{} changed ({} workflows)",
+        if changed == 1 { "" } else { "s" },
+        texts.len()
+    );
     Ok(EXIT_OK)
 }
 
@@ -123,53 +109,4 @@ fn first_difference(a: &str, b: &str) -> usize {
             _ => return n,
         }
     }
-}
-
-// What a path may hold to go into the workflow's YAML and shell unquoted.
-static PLAIN_PATH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9._][A-Za-z0-9._/-]*$").unwrap());
-
-/// `path` relative to the workspace root, as the workflow (which runs at the root) must name it.
-fn relative_to_root(root: &Path, path: &Path) -> Result<String> {
-    let abs = canonical_lenient(path)
-        .at(path)
-        .map_err(Error::into_input)?;
-    let root = std::fs::canonicalize(root).at(root)?;
-    let rel = abs.strip_prefix(&root).map_err(|_| {
-        Error::input(
-            path.display().to_string(),
-            format!(
-                "not inside the workspace {}: the workflow runs from the repository root and can only name files in it",
-                root.display()
-            ),
-        )
-    })?;
-    let rel = rel.to_string_lossy().into_owned();
-    if !PLAIN_PATH.is_match(&rel) {
-        return Err(Error::input(
-            path.display().to_string(),
-            "the path must be plain (letters, digits, . _ - /) to go into the workflow unquoted",
-        ));
-    }
-    Ok(rel)
-}
-
-/// `path` made absolute with symlinks resolved, for a path whose last components may not exist
-/// yet (an output file in a directory still to be created): the existing part is canonicalized,
-/// the rest appended.
-fn canonical_lenient(path: &Path) -> std::io::Result<PathBuf> {
-    let mut existing = std::path::absolute(path)?;
-    let mut rest = Vec::new();
-    while !existing.exists() {
-        match (existing.file_name(), existing.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name.to_os_string());
-                existing = parent.to_path_buf();
-            }
-            _ => break,
-        }
-    }
-    let mut out = std::fs::canonicalize(&existing)?;
-    out.extend(rest.iter().rev());
-    Ok(out)
 }

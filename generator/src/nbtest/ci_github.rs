@@ -1,85 +1,123 @@
-//! The GitHub Actions workflow that runs a test matrix, one job per entry, rendered from the
-//! template ci/github-workflow.yml. The command (`nbgen ci github`, writing only when the result
-//! differs, `--check`) is in the binary's cli/ci.rs.
+//! The GitHub Actions workflows a push runs, rendered from the template ci/github-workflow.yml:
+//! ci/test's parts as jobs of their own, and a job per entry of every matrix that passes here
+//! (GitHub expands each matrix's entry list); the era matrix, whose stage URLs and snapshot nobody
+//! confirmed, in a workflow of its own that only runs when started by hand. The command (`nbgen
+//! ci github`, writing only what differs, `--check`) is in the binary's cli/ci.rs.
 
-use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 
-use crate::base::error::{Error, Result};
-use crate::nbtest::matrix::{Entry, Matrix};
-use crate::nbtest::report;
+use crate::base::error::Result;
+use crate::nbtest::matrix::{Entry, Kernel, Matrix, Stage};
 use crate::regen::templates::Templates;
 
-/// The matrix CI runs unless told otherwise: real stages and kernels, which a laptop rarely wants
-/// to download but a CI runner can.
-pub const DEFAULT_MATRIX: &str = "ci/matrix-era.toml";
-pub const DEFAULT_OUTPUT: &str = ".github/workflows/nb-matrix.yml";
 const TEMPLATE: &str = "ci/github-workflow.yml";
 
+/// A workflow nbgen writes: its file, when it runs, and what.
+pub struct Workflow {
+    /// Relative to the workspace root.
+    pub file: &'static str,
+    pub name: &'static str,
+    /// Runs on push and pull requests; otherwise only when started by hand (workflow_dispatch).
+    pub on_push: bool,
+    /// ci/test's parts, one job each (empty: none).
+    pub parts: &'static [&'static str],
+    /// Matrix files, relative to the workspace root: a job per entry of each.
+    pub matrices: &'static [&'static str],
+}
+
+/// The workflows of this repository: the one place that says which matrix runs where.
+pub const WORKFLOWS: &[Workflow] = &[
+    Workflow {
+        file: ".github/workflows/nb-test.yml",
+        name: "nb-test",
+        on_push: true,
+        parts: &[
+            "lint",
+            "cargo-test",
+            "overlay",
+            "shell",
+            "stage",
+            "era-tools",
+            "local-pin",
+            "clients",
+        ],
+        matrices: &[
+            "ci/matrix-local.toml",
+            "ci/matrix-cases.toml",
+            "ci/matrix-era-local.toml",
+            "ci/matrix-real.toml",
+        ],
+    },
+    // Unconfirmed stage3 URLs and digests, no ::gentoo snapshot: it stops at its first emerge
+    // (its header says so), so no push runs it.
+    Workflow {
+        file: ".github/workflows/nb-era.yml",
+        name: "nb-era",
+        on_push: false,
+        parts: &[],
+        matrices: &["ci/matrix-era.toml"],
+    },
+];
+
 #[derive(Serialize)]
-struct Workflow<'a> {
+struct View<'a> {
     command: &'a str,
-    matrix: &'a str,
-    jobs: Vec<Job>,
+    name: &'a str,
+    on_push: bool,
+    parts: &'a [&'a str],
+    matrices: Vec<MatrixJob>,
 }
 
 #[derive(Serialize)]
-
-struct Job {
+struct MatrixJob {
+    /// The job id: the matrix file's stem (matrix-cases).
     id: String,
-    name: String,
-    results: String,
+    file: String,
+    entries: Vec<String>,
+    /// Whether an entry needs the shared inputs (an era stage, a shared kernel or distfile).
+    shared: bool,
 }
 
-/// A GitHub job id for an entry: ids may hold letters, digits, `-` and `_` and must start with a
-/// letter or `_`; entry names may also hold dots and start with a digit.
-pub fn job_id(name: &str) -> String {
-    let id = name.replace('.', "_");
-    if id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
-        id
-    } else {
-        format!("_{id}")
-    }
+/// Whether `entry` needs the shared directory: a stage built from the era sources, a kernel or
+/// a distfile from it.
+fn needs_shared(entry: &Entry) -> bool {
+    let era_stage = matches!(&entry.stage, Stage::Script { script, .. }
+        if script.file_name().is_some_and(|n| n == "make-era-stage"));
+    era_stage || matches!(entry.kernel, Kernel::Shared(_)) || !entry.distfiles.is_empty()
 }
 
-/// The workflow for `matrix`, which the workflow names as `matrix_rel` (relative to the root).
-pub fn render(matrix: &Matrix, matrix_rel: &str, command: &str) -> Result<String> {
-    let mut ids: BTreeMap<String, &Entry> = BTreeMap::new();
-    let mut jobs = Vec::new();
-    for e in &matrix.entries {
-        let id = job_id(&e.name);
-        if let Some(other) = ids.insert(id.clone(), e) {
-            return Err(Error::input(
-                e.location.clone(),
-                format!(
-                    "entry {:?} and entry {:?} (at {}) both become GitHub job id {id}; rename one",
-                    e.name, other.name, other.location
-                ),
-            ));
-        }
-        jobs.push(Job {
-            id,
-            name: e.name.clone(),
-            results: report::entry_dir(&e.name).display().to_string(),
+/// The text of `workflow`, from its matrices loaded below `root`.
+pub fn render(workflow: &Workflow, root: &Path, command: &str) -> Result<String> {
+    let mut matrices = Vec::new();
+    for file in workflow.matrices {
+        let m = Matrix::load(&root.join(file), root)?;
+        let stem = Path::new(file)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        matrices.push(MatrixJob {
+            id: stem,
+            file: file.to_string(),
+            entries: m.entries.iter().map(|e| e.name.clone()).collect(),
+            shared: m.entries.iter().any(needs_shared),
         });
     }
     Templates::embedded()?.render(
         TEMPLATE,
-        &Workflow {
+        &View {
             command,
-            matrix: matrix_rel,
-            jobs,
+            name: workflow.name,
+            on_push: workflow.on_push,
+            parts: workflow.parts,
+            matrices,
         },
     )
 }
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use regex::Regex;
-
     use super::*;
 
     fn root() -> &'static Path {
@@ -87,54 +125,38 @@ mod tests {
     }
 
     #[test]
-    fn job_ids_are_valid_for_github() {
-        assert_eq!(job_id("linux-2.6.18"), "linux-2_6_18");
-        assert_eq!(job_id("2.6.18-fixture"), "_2_6_18-fixture");
-        let valid = Regex::new(r"^[A-Za-z_][A-Za-z0-9_-]*$").unwrap();
-        let m = Matrix::load(&root().join("ci/matrix-local.toml"), root()).unwrap();
-        for e in &m.entries {
-            assert!(valid.is_match(&job_id(&e.name)), "{}", e.name);
+    fn render_is_the_committed_workflows_with_every_entry_and_part() {
+        for w in WORKFLOWS {
+            let text = render(w, root(), "nbgen ci github").unwrap();
+            let committed = std::fs::read_to_string(root().join(w.file)).unwrap();
+            assert_eq!(text, committed, "{}", w.file);
+            for file in w.matrices {
+                let m = Matrix::load(&root().join(file), root()).unwrap();
+                for e in &m.entries {
+                    assert!(
+                        text.contains(&format!("\n          - {}\n", e.name)),
+                        "{}",
+                        e.name
+                    );
+                }
+                assert!(text.contains(&format!("MATRIX: {file}\n")), "{text}");
+            }
+            for part in w.parts {
+                assert!(text.contains(&format!("\n          - {part}\n")), "{part}");
+            }
+            assert!(!text.contains("\n\n\n"), "{text}");
         }
     }
 
     #[test]
-    fn colliding_job_ids_are_refused() {
-        let r = root();
-        let text = std::fs::read_to_string(r.join("ci/matrix-local.toml")).unwrap();
-        let text = text
-            .replacen("linux-2.6.15-fixture", "linux-2_6_15-fixture", 1)
-            .replacen("linux-2.6.18-fixture", "linux-2.6.15-fixture", 1);
-        let m = Matrix::parse(Path::new("m.toml"), &text, r).unwrap();
-        let e = render(&m, "m.toml", "nbgen ci github").unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("both become GitHub job id linux-2_6_15-fixture"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn render_is_the_committed_workflow_with_one_job_per_entry() {
-        let m = Matrix::load(&root().join(DEFAULT_MATRIX), root()).unwrap();
-        let a = render(&m, DEFAULT_MATRIX, "nbgen ci github").unwrap();
-        let committed = root().join(".github/workflows/nb-matrix.yml");
-        assert_eq!(
-            a,
-            std::fs::read_to_string(&committed).unwrap(),
-            "{}",
-            committed.display()
-        );
-        for e in &m.entries {
-            assert!(a.contains(&format!("\n  {}:\n", job_id(&e.name))), "{a}");
-            assert!(a.contains(&format!(
-                "cargo run --release -p nbgen -- test --matrix ci/matrix-era.toml --entry {}\n",
-                e.name
-            )));
-            assert!(a.contains(&format!("path: target/nb-test/{}\n", e.name)));
+    fn no_push_runs_the_era_matrix() {
+        for w in WORKFLOWS {
+            let text = render(w, root(), "nbgen ci github").unwrap();
+            let pushed = text.contains("\n  push:\n");
+            assert_eq!(pushed, w.on_push, "{}", w.file);
+            if pushed {
+                assert!(!text.contains("ci/matrix-era.toml"), "{}", w.file);
+            }
         }
-        assert_eq!(a.matches("runs-on: ubuntu-latest").count(), m.entries.len());
-        assert_eq!(a.matches("if: always()").count(), m.entries.len());
-        assert!(!a.contains("\n\n\n"), "{a}");
-        assert!(a.ends_with("if-no-files-found: warn\n"), "{a}");
     }
 }
