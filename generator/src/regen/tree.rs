@@ -343,6 +343,18 @@ pub fn replace(target: &Path, tree: &Tree, hook: WriteHook) -> Result<Replaced> 
     fs::set_permissions(staging.path(), fs::Permissions::from_mode(DIR_MODE)).at(staging.path())?;
     write_all(staging.path(), tree, hook)?;
     swap(staging.path(), &t.dir)?;
+    // The staging directory now holds the previous overlay. Removing it can fail (a file of it
+    // that this user may not delete): the new overlay stands, and the note names what is left.
+    let old = staging.path().to_path_buf();
+    let mut notes = notes;
+    if let Err(e) = staging.close() {
+        notes.push(format!(
+            "the overlay was replaced, but {} (the previous overlay, moved aside) could not be \
+             removed: {e}; remove it with: rm -rf '{}'",
+            old.display(),
+            old.display()
+        ));
+    }
     Ok(Replaced { diff, notes })
 }
 

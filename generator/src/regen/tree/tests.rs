@@ -70,6 +70,46 @@ fn failure_mid_write_leaves_old_overlay_and_no_staging() {
     assert_only_the_overlay(dir.path());
 }
 
+/// The previous overlay, moved aside by the exchange, cannot always be removed (here: a file of it
+/// made immutable, which not even root may delete): the new overlay stands and the note names the
+/// directory left and the command that removes it. Skipped where chattr is not available.
+#[test]
+fn a_moved_aside_overlay_that_cannot_be_removed_is_named_with_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("overlay");
+    replace(&target, &tree(&[("a/f", "1\n")]), &mut no_hook()).unwrap();
+    let file = target.join("a/f");
+    let chattr = |flag: &str, path: &Path| {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(path)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !chattr("+i", &file) {
+        eprintln!("SKIPPED: chattr +i is not available here (needs root and ext4 or xfs)");
+        return;
+    }
+    let new = tree(&[("a/f", "2\n")]);
+    let result = replace(&target, &new, &mut no_hook());
+    // Whatever happened, the immutable file goes before the directory is dropped.
+    let left: Vec<std::path::PathBuf> = staging_dirs(&locate(&target).unwrap()).unwrap();
+    for d in &left {
+        chattr("-i", &d.join("a/f"));
+    }
+    chattr("-i", &file);
+    let notes = result.unwrap().notes;
+    assert_eq!(read(&target).unwrap(), new, "the new overlay stands");
+    assert_eq!(left.len(), 1, "{left:?}");
+    let shown = left[0].display().to_string();
+    assert!(
+        notes.iter().any(|n| n.contains(&format!(
+            "{shown} (the previous overlay, moved aside) could not be removed"
+        )) && n.contains(&format!("rm -rf '{shown}'"))),
+        "{notes:?}"
+    );
+}
+
 #[test]
 fn stray_files_are_removed() {
     let dir = tempfile::tempdir().unwrap();
