@@ -91,16 +91,20 @@ fn the_function_finder_measures_what_rustfmt_writes() {
 }
 
 #[test]
-fn the_readme_module_table_names_every_module() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+fn the_maintainers_guide_module_table_names_every_module() {
+    let readme = std::fs::read_to_string(repo_root().join("doc/nbgen.md")).unwrap();
     let start = readme
         .find("The crate's source, by flow")
-        .expect("README has the module table");
-    let table = &readme[start..start + readme[start..].find("\n## ").unwrap()];
+        .expect("doc/nbgen.md has the module table");
+    let end = readme[start..]
+        .find("\n## ")
+        .map_or(readme.len(), |e| start + e);
+    let table = &readme[start..end];
     let mut missing = Vec::new();
     for path in all_sources() {
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         if ["tests", "mod", "lib", "main"].contains(&stem.as_str())
+            || stem.ends_with("_tests")
             || path.components().any(|c| c.as_os_str() == "cli")
         {
             continue;
@@ -111,8 +115,29 @@ fn the_readme_module_table_names_every_module() {
     }
     assert!(
         missing.is_empty(),
-        "not in the README's module table: {missing:?}"
+        "not in doc/nbgen.md's module table: {missing:?}"
     );
+}
+
+/// A README for each reader: README.md short (what this is, the two commands, where each reader
+/// goes), the users' README published with the overlay, the maintainers' and the test suite's
+/// beside them.
+#[test]
+fn each_reader_has_a_readme_and_the_top_one_is_short() {
+    let top = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    assert!(
+        top.lines().count() <= 150,
+        "README.md has {} lines",
+        top.lines().count()
+    );
+    for other in ["overlay/README", "doc/nbgen.md", "ci/README"] {
+        assert!(top.contains(other), "README.md does not point to {other}");
+        assert!(repo_root().join(other).is_file(), "{other} is missing");
+    }
+    // The users' README is a file of the generated overlay, so the published overlay carries it.
+    assert!(repo_root()
+        .join("generator/verbatim/overlay/README")
+        .is_file());
 }
 
 /// Printing, progress display and exit codes belong to the command line (src/cli/): the library

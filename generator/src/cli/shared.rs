@@ -78,110 +78,122 @@ pub fn run(command: SharedCommand, manifest_path: Option<&Path>) -> Result<u8> {
             }
             Ok(EXIT_OK)
         }
-        SharedCommand::Check { dir, paths } => {
-            let ws = Workspace::locate(manifest_path)?;
-            let table = inputs::load(&ws.root.join(inputs::TABLE))?;
-            for p in &paths {
-                inputs::find(&table, p)?;
-            }
-            let dir = dir.unwrap_or_else(|| shared::dir(&ws.root));
-            let mut bad = 0;
-            let chosen: Vec<&inputs::Input> = table
-                .iter()
-                .filter(|i| paths.is_empty() || paths.contains(&i.path))
-                .collect();
-            for input in &chosen {
-                let shown = dir.join(&input.path);
-                match shared::state(&dir, input)? {
-                    State::Good => println!("ok       {}", shown.display()),
-                    State::Missing => {
-                        bad += 1;
-                        println!("missing  {}", shown.display());
-                    }
-                    State::Wrong(got) => {
-                        bad += 1;
-                        println!(
-                            "wrong    {}: content {got}, pinned {}",
-                            shown.display(),
-                            input.content
-                        );
-                    }
-                }
-            }
-            if bad == 0 {
-                return Ok(EXIT_OK);
-            }
-            eprintln!(
-                "nbgen shared check: {bad} of {} inputs missing or wrong; get them with: nbgen shared fetch --into {}",
-                chosen.len(),
-                dir.display()
-            );
-            Ok(EXIT_CHECK_FAILED)
-        }
+        SharedCommand::Check { dir, paths } => check(manifest_path, dir, &paths),
         SharedCommand::Fetch {
             into,
             mirror,
             cache,
             paths,
-        } => {
-            let ws = Workspace::locate(manifest_path)?;
-            let table = inputs::load(&ws.root.join(inputs::TABLE))?;
-            for p in &paths {
-                inputs::find(&table, p)?;
+        } => fetch(manifest_path, into, mirror, cache, &paths),
+    }
+}
+
+/// `nbgen shared check`: one line per input; exit 1 when one is missing or wrong.
+fn check(manifest_path: Option<&Path>, dir: Option<PathBuf>, paths: &[String]) -> Result<u8> {
+    let ws = Workspace::locate(manifest_path)?;
+    let table = inputs::load(&ws.root.join(inputs::TABLE))?;
+    for p in paths {
+        inputs::find(&table, p)?;
+    }
+    let dir = dir.unwrap_or_else(|| shared::dir(&ws.root));
+    let mut bad = 0;
+    let chosen: Vec<&inputs::Input> = table
+        .iter()
+        .filter(|i| paths.is_empty() || paths.contains(&i.path))
+        .collect();
+    for input in &chosen {
+        let shown = dir.join(&input.path);
+        match shared::state(&dir, input)? {
+            State::Good => println!("ok       {}", shown.display()),
+            State::Missing => {
+                bad += 1;
+                println!("missing  {}", shown.display());
             }
-            let dir = into.unwrap_or_else(|| shared::dir(&ws.root));
-            let cache = match cache.or_else(fetch::default_cache_dir) {
-                Some(c) => c,
-                None => {
-                    return Err(Error::input(
-                        "--cache",
-                        "no cache directory: set XDG_CACHE_HOME or HOME, or give --cache",
-                    ))
-                }
-            };
-            let fetcher = Fetcher::new(cache, fetch::Options::default());
-            let (mut refused, mut failed) = (0, 0);
-            for input in table
-                .iter()
-                .filter(|i| paths.is_empty() || paths.contains(&i.path))
-            {
-                let shown = dir.join(&input.path);
-                if shared::state(&dir, input)? == State::Good {
-                    println!("ok       {} (already there)", shown.display());
-                    continue;
-                }
-                eprintln!(
-                    "nbgen shared fetch: {} from {} source(s)",
-                    input.path,
-                    input.sources.len()
+            State::Wrong(got) => {
+                bad += 1;
+                println!(
+                    "wrong    {}: content {got}, pinned {}",
+                    shown.display(),
+                    input.content
                 );
-                match shared::fetch(&dir, input, &fetcher, mirror.as_deref()) {
-                    Ok((urls, Assembled::Written)) => {
-                        println!("fetched  {} ({})", shown.display(), urls.join(", "))
-                    }
-                    Ok((urls, Assembled::Refused { got })) => {
-                        refused += 1;
-                        eprintln!(
-                            "nbgen shared fetch: {}: refused: what {} hold has content digest {got}, \
-                             not the {} that {} pins (a source changed or is not the archive it \
-                             names); nothing was written",
-                            input.path,
-                            urls.join(", "),
-                            input.content,
-                            inputs::TABLE
-                        );
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!("nbgen shared fetch: {}: {e}", input.path);
-                    }
-                }
             }
-            Ok(match (refused, failed) {
-                (0, 0) => EXIT_OK,
-                (_, 0) => EXIT_CHECK_FAILED,
-                _ => EXIT_FAILURE,
-            })
         }
     }
+    if bad == 0 {
+        return Ok(EXIT_OK);
+    }
+    eprintln!(
+        "nbgen shared check: {bad} of {} inputs missing or wrong; get them with: nbgen shared fetch --into {}",
+        chosen.len(),
+        dir.display()
+    );
+    Ok(EXIT_CHECK_FAILED)
+}
+
+/// `nbgen shared fetch`: each input not already there, from its sources.
+fn fetch(
+    manifest_path: Option<&Path>,
+    into: Option<PathBuf>,
+    mirror: Option<String>,
+    cache: Option<PathBuf>,
+    paths: &[String],
+) -> Result<u8> {
+    let ws = Workspace::locate(manifest_path)?;
+    let table = inputs::load(&ws.root.join(inputs::TABLE))?;
+    for p in paths {
+        inputs::find(&table, p)?;
+    }
+    let dir = into.unwrap_or_else(|| shared::dir(&ws.root));
+    let cache = match cache.or_else(fetch::default_cache_dir) {
+        Some(c) => c,
+        None => {
+            return Err(Error::input(
+                "--cache",
+                "no cache directory: set XDG_CACHE_HOME or HOME, or give --cache",
+            ))
+        }
+    };
+    let fetcher = Fetcher::new(cache, fetch::Options::default());
+    let (mut refused, mut failed) = (0, 0);
+    for input in table
+        .iter()
+        .filter(|i| paths.is_empty() || paths.contains(&i.path))
+    {
+        let shown = dir.join(&input.path);
+        if shared::state(&dir, input)? == State::Good {
+            println!("ok       {} (already there)", shown.display());
+            continue;
+        }
+        eprintln!(
+            "nbgen shared fetch: {} from {} source(s)",
+            input.path,
+            input.sources.len()
+        );
+        match shared::fetch(&dir, input, &fetcher, mirror.as_deref()) {
+            Ok((urls, Assembled::Written)) => {
+                println!("fetched  {} ({})", shown.display(), urls.join(", "))
+            }
+            Ok((urls, Assembled::Refused { got })) => {
+                refused += 1;
+                eprintln!(
+                    "nbgen shared fetch: {}: refused: what {} hold has content digest {got}, \
+                     not the {} that {} pins (a source changed or is not the archive it \
+                     names); nothing was written",
+                    input.path,
+                    urls.join(", "),
+                    input.content,
+                    inputs::TABLE
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("nbgen shared fetch: {}: {e}", input.path);
+            }
+        }
+    }
+    Ok(match (refused, failed) {
+        (0, 0) => EXIT_OK,
+        (_, 0) => EXIT_CHECK_FAILED,
+        _ => EXIT_FAILURE,
+    })
 }
