@@ -16,16 +16,16 @@ const ERA: &str = ".github/workflows/nb-era.yml";
 /// A workspace copy that also has the matrices, the scripts and the table they name.
 fn ws() -> Ws {
     let ws = Ws::copy();
-    std::fs::create_dir_all(ws.path().join("ci/real-kernel")).unwrap();
+    std::fs::create_dir_all(ws.path().join("testkit/real-kernel")).unwrap();
     for f in [
         "ci/matrix-era.toml",
         "ci/matrix-local.toml",
         "ci/matrix-cases.toml",
         "ci/matrix-era-local.toml",
         "ci/matrix-real.toml",
-        "ci/make-stage",
-        "ci/make-era-stage",
-        "ci/real-kernel/gcc12-compat",
+        "testkit/make-stage",
+        "testkit/make-era-stage",
+        "testkit/real-kernel/gcc12-compat",
         "ci/shared-inputs.toml",
     ] {
         std::fs::copy(repo_root().join(f), ws.path().join(f)).unwrap();

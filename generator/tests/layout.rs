@@ -175,3 +175,38 @@ fn only_the_command_line_prints() {
         "printing outside src/cli: {printing:?}"
     );
 }
+
+/// What `nbgen test` runs (stage builders, the fixture kernel writer, the real kernel preparation,
+/// the stand-in distfiles) lives in testkit/, which the product owns: no source names a script
+/// under ci/, which holds only what CI runs. Data under ci/ (matrices, the shared inputs table)
+/// may be named.
+#[test]
+fn no_source_runs_a_script_under_ci() {
+    let literal = regex::Regex::new(r#""(ci/[^"]+)""#).unwrap();
+    let mut scripts = Vec::new();
+    for path in all_sources() {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for c in literal.captures_iter(&text) {
+            let target = repo_root().join(&c[1]);
+            let executable = std::fs::metadata(&target)
+                .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0)
+                .unwrap_or(false);
+            if executable && target.is_file() {
+                scripts.push(format!("{}: {}", path.display(), &c[1]));
+            }
+        }
+    }
+    assert!(
+        scripts.is_empty(),
+        "sources naming scripts under ci/: {scripts:?}"
+    );
+    for s in [
+        "make-stage",
+        "make-era-stage",
+        "make-kernel",
+        "make-standins",
+        "real-kernel/prepare",
+    ] {
+        assert!(repo_root().join("testkit").join(s).is_file(), "testkit/{s}");
+    }
+}

@@ -1,6 +1,6 @@
 //! `nbgen test`: engine detection and its errors, and real builds in containers (podman and
 //! bwrap) including a deliberately broken ebuild. The builds need root, podman and the stage that
-//! ci/make-stage builds; `ci/test` sets NBGEN_REQUIRE_TOOLS=1 so that they cannot be skipped there.
+//! testkit/make-stage builds; `ci/test` sets NBGEN_REQUIRE_TOOLS=1 so that they cannot be skipped there.
 
 mod common;
 
@@ -403,9 +403,9 @@ fn bwrap_engine_clears_the_environment_and_drops_capabilities() {
         return;
     }
     let (tarball, sha512) =
-        nbgen::nbtest::stage::script_stage(&repo_root(), Path::new("ci/make-stage"), &[])
+        nbgen::nbtest::stage::script_stage(&repo_root(), Path::new("testkit/make-stage"), &[])
             .unwrap()
-            .expect("ci/make-stage builds the stage here");
+            .expect("testkit/make-stage builds the stage here");
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::detect(Some(Kind::Bwrap), &dir.path().join("cache")).unwrap();
     let image = engine.prepare(&tarball, &sha512).unwrap();

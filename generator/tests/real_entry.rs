@@ -34,11 +34,11 @@ fn good() -> String {
 profile = "default/linux/amd64"
 
 [stage]
-script = "ci/make-stage"
+script = "testkit/make-stage"
 
 [[entry]]
 name = "linux-2.6.18-real"
-kernel = { path = "real/linux-2.6.18.tar.xz", compat = "ci/real-kernel/gcc12-compat" }
+kernel = { path = "real/linux-2.6.18.tar.xz", compat = "testkit/real-kernel/gcc12-compat" }
 fragments = ["common.config", "2.6.config"]
 packages = [">=sys-block/qla2x00-driver-8"]
 distfiles = [
@@ -55,8 +55,8 @@ fn root() -> tempfile::TempDir {
     for p in [
         "kernel-fragments/common.config",
         "kernel-fragments/2.6.config",
-        "ci/make-stage",
-        "ci/real-kernel/gcc12-compat",
+        "testkit/make-stage",
+        "testkit/real-kernel/gcc12-compat",
         "patches/p.patch",
     ] {
         let path = dir.path().join(p);
@@ -85,7 +85,7 @@ fn the_good_entry_parses() {
         panic!("{:?}", e.kernel)
     };
     assert_eq!(k.path, Path::new("real/linux-2.6.18.tar.xz"));
-    assert_eq!(k.compat, Path::new("ci/real-kernel/gcc12-compat"));
+    assert_eq!(k.compat, Path::new("testkit/real-kernel/gcc12-compat"));
     assert_eq!(e.distfiles[0].name, "qla2xxx-v8.01.07-dist.tgz");
     assert_eq!(e.distfiles[0].repack, Repack::XzToGzip);
     assert!(e.checks.depmod);
@@ -103,8 +103,8 @@ fn each_bad_value_is_named_with_its_line() {
         ("\"real/linux-2.6.18.tar.xz\"", "\"/abs/linux.tar.xz\"", "/abs/", "invalid path"),
         ("\"real/linux-2.6.18.tar.xz\"", "\"real/linux-2.6.19.tar.xz\"", "linux-2.6.19", "is not in ci/shared-inputs.toml"),
         ("compat = \"", "sha256 = \"ab\", compat = \"", "kernel = {", "unknown field `sha256`"),
-        (", compat = \"ci/real-kernel/gcc12-compat\"", "", "kernel = {", "needs compat"),
-        ("ci/real-kernel/gcc12-compat", "ci/no-such-compat", "no-such-compat", "no script ci/no-such-compat"),
+        (", compat = \"testkit/real-kernel/gcc12-compat\"", "", "kernel = {", "needs compat"),
+        ("testkit/real-kernel/gcc12-compat", "ci/no-such-compat", "no-such-compat", "no script ci/no-such-compat"),
         ("compat = \"", "sha512 = \"ab\", compat = \"", "sha512 = \"ab\"", "not sha512"),
         ("path = \"real/linux-2.6.18.tar.xz\"", "url = \"https://cdn.kernel.org/linux-2.6.18.tar.bz2\"", "kernel = {", "belongs to a kernel from the shared directory"),
         ("path = \"real/linux-2.6.18.tar.xz\"", "fixture = { version = \"2.6.18\", smp = true, intermodule = \"built\" }, path = \"x.tar.xz\"", "kernel = {", "exactly one of fixture, url or path"),
@@ -139,7 +139,7 @@ fn each_bad_value_is_named_with_its_line() {
 #[test]
 fn nbgen_test_refuses_a_bad_real_entry_before_anything_runs() {
     let ws = Ws::copy();
-    for script in ["ci/make-stage", "ci/real-kernel/gcc12-compat"] {
+    for script in ["testkit/make-stage", "testkit/real-kernel/gcc12-compat"] {
         let path = ws.path().join(script);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "#!/bin/sh\n").unwrap();

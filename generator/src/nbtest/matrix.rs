@@ -116,15 +116,15 @@ impl Checks {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Kernel {
-    /// A stand-in tree written by ci/ebuild-tests/make-kernel.
+    /// A stand-in tree written by testkit/make-kernel.
     Fixture(Fixture),
     /// A kernel source tarball, configured and built by `nbgen test`.
     Tarball(Download),
-    /// A kernel tarball of the shared directory, prepared by ci/real-kernel/prepare.
+    /// A kernel tarball of the shared directory, prepared by testkit/real-kernel/prepare.
     Shared(SharedKernel),
 }
 
-/// A real kernel tree from the shared directory. ci/real-kernel/prepare unpacks it, applies
+/// A real kernel tree from the shared directory. testkit/real-kernel/prepare unpacks it, applies
 /// `compat` to that copy, configures it from defconfig and the entry's fragments and runs
 /// `make modules_prepare` in the test stage, caching the tree by a digest of those inputs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -167,7 +167,7 @@ pub enum Layout {
 }
 
 impl Fixture {
-    /// The arguments of `ci/ebuild-tests/make-kernel DIR VERSION SMP INTERMODULE LAYOUT` after
+    /// The arguments of `testkit/make-kernel DIR VERSION SMP INTERMODULE LAYOUT` after
     /// DIR.
     pub fn make_kernel_args(&self) -> [String; 4] {
         [
@@ -223,7 +223,7 @@ pub enum Stage {
         sha512: Option<String>,
     },
     /// A workspace script that builds (or reuses) the tarball and prints only its path on stdout,
-    /// as ci/make-stage does: its file name carries a hash of its inputs, so no fixed path can name
+    /// as testkit/make-stage does: its file name carries a hash of its inputs, so no fixed path can name
     /// it. The script also writes `<tarball>.sha512`, which is what the tarball is checked against.
     Script {
         script: PathBuf,

@@ -2,9 +2,9 @@
 //! one matrix entry per kernel, in parallel, and reports per entry what passed, with the logs.
 //!
 //! For every entry: the stage is fetched (verified) and made an image once per digest; the kernel
-//! tree is prepared (a fixture written by ci/ebuild-tests/make-kernel, a kernel.org tarball
+//! tree is prepared (a fixture written by testkit/make-kernel, a kernel.org tarball
 //! unpacked, patched and configured from the fragments, or a real tarball of the shared directory
-//! readied by ci/real-kernel/prepare); then a container without network gets the overlay
+//! readied by testkit/real-kernel/prepare); then a container without network gets the overlay
 //! read-only, the distfiles (an entry with real distfiles gets its own overlay copy pinning them)
 //! and the kernel tree, emerges the entry's packages and runs the entry's checks of the installed
 //! modules. An entry whose inputs are unchanged since it last passed is not run again.

@@ -22,7 +22,7 @@ static CONFIG_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 impl Ctx<'_> {
-    /// A fixture tree of ci/ebuild-tests/make-kernel.
+    /// A fixture tree of testkit/make-kernel.
     pub(super) fn fixture_kernel(&self, raw: &RawKernel, f: &RawFixture) -> Result<Kernel> {
         if let Some(d) = &raw.sha512 {
             return Err(self

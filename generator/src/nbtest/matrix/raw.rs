@@ -52,7 +52,7 @@ pub(super) struct RawStage {
     pub(super) url: Option<Spanned<String>>,
     pub(super) path: Option<Spanned<String>>,
     pub(super) script: Option<Spanned<String>>,
-    /// Arguments of a script stage (ci/make-era-stage's portage version and pycrypto choice).
+    /// Arguments of a script stage (testkit/make-era-stage's portage version and pycrypto choice).
     pub(super) args: Option<Vec<Spanned<String>>>,
     pub(super) sha512: Option<Spanned<String>>,
 }
@@ -64,7 +64,7 @@ pub(super) struct RawKernel {
     pub(super) url: Option<Spanned<String>>,
     pub(super) sha512: Option<Spanned<String>>,
     /// A tarball in the shared directory (ci/shared-inputs.toml holds its digest), with the
-    /// toolchain compatibility script that ci/real-kernel/prepare applies to the test copy.
+    /// toolchain compatibility script that testkit/real-kernel/prepare applies to the test copy.
     pub(super) path: Option<Spanned<String>>,
     pub(super) compat: Option<Spanned<String>>,
 }

@@ -15,7 +15,7 @@ fn root() -> tempfile::TempDir {
             "patches/kernel-2.6.16-intermodule.patch",
             "--- a/x\n+++ b/x\n",
         ),
-        ("ci/make-stage", "#!/bin/sh\n"),
+        ("testkit/make-stage", "#!/bin/sh\n"),
     ] {
         let path = dir.path().join(p);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -32,7 +32,7 @@ use = ["-doc"]
 profile = "default/linux/amd64"
 
 [stage]
-script = "ci/make-stage"
+script = "testkit/make-stage"
 
 [[entry]]
 name = "linux-2.6.16-fixture"
@@ -127,7 +127,7 @@ fn parses_a_good_matrix() {
     assert_eq!(
         a.stage,
         Stage::Script {
-            script: r.path().join("ci/make-stage"),
+            script: r.path().join("testkit/make-stage"),
             args: vec![],
         }
     );
@@ -188,9 +188,9 @@ fn each_validation_error_names_its_line() {
         ("profile = \"default-linux/x86/2007.0\"", "profile = \"/etc/make.profile\"", "/etc/make.profile", "invalid profile"),
         ("https://cdn.kernel.org", "ftp://cdn.kernel.org", "ftp://", "must be http:// or https://"),
         ("https://cdn.kernel.org", "https//cdn.kernel.org", "https//", "invalid url"),
-        ("script = \"ci/make-stage\"", "script = \"ci/no-such\"", "ci/no-such", "no script ci/no-such"),
-        ("script = \"ci/make-stage\"", "script = \"ci/make-stage\"\npath = \"x.tar\"", "[stage]", "exactly one of url, path or script"),
-        ("script = \"ci/make-stage\"", "script = \"ci/make-stage\"\nsha512 = \"00\"", "sha512 = \"00\"", "128 lowercase hex"),
+        ("script = \"testkit/make-stage\"", "script = \"ci/no-such\"", "ci/no-such", "no script ci/no-such"),
+        ("script = \"testkit/make-stage\"", "script = \"testkit/make-stage\"\npath = \"x.tar\"", "[stage]", "exactly one of url, path or script"),
+        ("script = \"testkit/make-stage\"", "script = \"testkit/make-stage\"\nsha512 = \"00\"", "sha512 = \"00\"", "128 lowercase hex"),
         ("sha512 = \"ab", "sha512 = \"AB", "sha512 = \"AB", "128 lowercase hex"),
         ("kernel = { url = \"https://cdn", "kernel = { fixture = { version = \"2.6.18\", smp = true, intermodule = \"built\" }, url = \"https://cdn", "kernel = { fixture = { version = \"2.6.18\"", "exactly one of fixture, url or path"),
     ];
@@ -236,9 +236,9 @@ fn stage_args_features_and_refusals_are_checked() {
 fn with_variants() -> String {
     good()
         .replace(
-            "[stage]\nscript = \"ci/make-stage\"\n",
-            "[[variant]]\nname = \"today\"\nstage = { script = \"ci/make-stage\" }\n\n\
-             [[variant]]\nname = \"era\"\nstage = { script = \"ci/make-stage\", args = [\"2.1.2.2\"] }\n\
+            "[stage]\nscript = \"testkit/make-stage\"\n",
+            "[[variant]]\nname = \"today\"\nstage = { script = \"testkit/make-stage\" }\n\n\
+             [[variant]]\nname = \"era\"\nstage = { script = \"testkit/make-stage\", args = [\"2.1.2.2\"] }\n\
              require_features = [\"strict\"]\n",
         )
         .replace(
@@ -282,7 +282,7 @@ fn variants_take_the_stage_alone_and_have_unique_names() {
     let cases: &[(&str, &str, &str, &str)] = &[
         (
             "[[variant]]\nname = \"today\"",
-            "[stage]\nscript = \"ci/make-stage\"\n\n[[variant]]\nname = \"today\"",
+            "[stage]\nscript = \"testkit/make-stage\"\n\n[[variant]]\nname = \"today\"",
             "[stage]",
             "[stage] and [[variant]] exclude each other",
         ),
@@ -306,7 +306,7 @@ fn variants_take_the_stage_alone_and_have_unique_names() {
         ),
         (
             "accept_keywords = \"~x86\"\n",
-            "accept_keywords = \"~x86\"\n[entry.stage]\nscript = \"ci/make-stage\"\n",
+            "accept_keywords = \"~x86\"\n[entry.stage]\nscript = \"testkit/make-stage\"\n",
             "[entry.stage]",
             "remove [entry.stage]",
         ),
@@ -330,7 +330,7 @@ fn missing_defaults_are_named_at_the_entry() {
         "",
     );
     assert!(fails_at(&text, entry_line(&text)).contains("no packages"));
-    let text = g.replace("[stage]\nscript = \"ci/make-stage\"\n", "");
+    let text = g.replace("[stage]\nscript = \"testkit/make-stage\"\n", "");
     assert!(fails_at(&text, entry_line(&text)).contains("no stage"));
     let e = parse("[defaults]\n").unwrap_err();
     assert_eq!(e.exit_code(), EXIT_BAD_INPUT);

@@ -263,7 +263,7 @@ impl Ctx<'_> {
             if let Some(p) = e.patches.first() {
                 return Err(self.err(
                     p,
-                    format!("entry {name:?}: ci/real-kernel/prepare applies no patches to a shared kernel tarball"),
+                    format!("entry {name:?}: testkit/real-kernel/prepare applies no patches to a shared kernel tarball"),
                 ));
             }
         }
@@ -550,7 +550,7 @@ impl Ctx<'_> {
             None => {
                 return Err(self.err(
                     p,
-                    "a kernel from the shared directory needs compat = \"...\": the script ci/real-kernel/prepare applies to the tree for today's toolchain",
+                    "a kernel from the shared directory needs compat = \"...\": the script testkit/real-kernel/prepare applies to the tree for today's toolchain",
                 ))
             }
         };

@@ -1,5 +1,5 @@
-//! An entry's kernel tree: a fixture written by ci/ebuild-tests/make-kernel, a kernel.org
-//! tarball unpacked, patched and configured, or a real tree readied by ci/real-kernel/prepare.
+//! An entry's kernel tree: a fixture written by testkit/make-kernel, a kernel.org
+//! tarball unpacked, patched and configured, or a real tree readied by testkit/real-kernel/prepare.
 
 use super::*;
 use crate::nbtest::matrix::{Download, Fixture, Layout, SharedKernel};
@@ -21,7 +21,7 @@ impl EntryCtx<'_> {
         }
     }
 
-    /// A real tree of the shared directory, prepared by ci/real-kernel/prepare (cached there).
+    /// A real tree of the shared directory, prepared by testkit/real-kernel/prepare (cached there).
     fn real_tree(&self, entry: &Entry, k: &SharedKernel, local: &EntryLocal) -> Result<PathBuf> {
         let tarball = local
             .kernel_tarball
@@ -58,7 +58,7 @@ impl EntryCtx<'_> {
         Ok(prepared)
     }
 
-    /// A fixture tree, written by ci/ebuild-tests/make-kernel.
+    /// A fixture tree, written by testkit/make-kernel.
     fn fixture_tree(&self, f: &Fixture, tree: PathBuf) -> Result<PathBuf> {
         let script = self.ws.root.join(MAKE_KERNEL);
         run_checked(

@@ -5,7 +5,7 @@ use super::*;
 use crate::nbtest::matrix::Setup;
 
 /// The script that writes fixture kernel trees.
-pub(super) const MAKE_KERNEL: &str = "ci/ebuild-tests/make-kernel";
+pub(super) const MAKE_KERNEL: &str = "testkit/make-kernel";
 
 /// The build script of every entry, rendered for it (generator/templates/nbtest/entry.sh).
 pub(super) const SCRIPT_TEMPLATE: &str = "nbtest/entry.sh";
@@ -14,7 +14,7 @@ pub(super) const SCRIPT_TEMPLATE: &str = "nbtest/entry.sh";
 pub(super) const FIXTURE_MAKEFILES: &str = "generator/tests/fixtures/kernel";
 
 /// The script that prepares a real kernel tree from the shared directory (cached by its inputs).
-pub(super) const PREPARE_REAL_KERNEL: &str = "ci/real-kernel/prepare";
+pub(super) const PREPARE_REAL_KERNEL: &str = "testkit/real-kernel/prepare";
 
 /// Everything that decides an entry's outcome, hashed: if none of it changed since the entry
 /// passed, running it again would tell nothing new. The entry's content (not its place in the

@@ -206,7 +206,7 @@ fn table_for(digest: &str) -> Vec<shared::inputs::Input> {
 fn real_entry(root: &Path, distfile: &str) -> Entry {
     let text = format!(
         r#"[stage]
-script = "ci/make-stage"
+script = "testkit/make-stage"
 [[entry]]
 name = "real"
 kernel = {{ url = "https://cdn.kernel.org/linux-2.6.18.tar.bz2" }}
