@@ -110,13 +110,17 @@ fn bad(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-/// The regular files of the archive at `path` whose paths below its top directory are `wanted`.
-fn pick(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, (Header, Vec<u8>)>> {
-    let mut found = BTreeMap::new();
+/// Calls `f` with each entry of the archive at `path` of one of the `kinds`, and its path below
+/// the archive's top directory (the top directory itself is left out).
+fn each_entry(
+    path: &Path,
+    kinds: &[EntryType],
+    mut f: impl FnMut(&mut tar::Entry<'_, Box<dyn Read>>, String) -> Result<()>,
+) -> Result<()> {
     let mut archive = open(path)?;
     for entry in archive.entries().map_err(bad(path))? {
         let mut entry = entry.map_err(bad(path))?;
-        if entry.header().entry_type() != EntryType::Regular {
+        if !kinds.contains(&entry.header().entry_type()) {
             continue;
         }
         let name = entry
@@ -124,13 +128,24 @@ fn pick(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, (Header, Vec<
             .map_err(bad(path))?
             .to_string_lossy()
             .into_owned();
-        let Some(rel) = below_top(&name).filter(|r| wanted.contains(r)) else {
-            continue;
-        };
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).map_err(bad(path))?;
-        found.insert(rel, (entry.header().clone(), data));
+        if let Some(rel) = below_top(&name) {
+            f(&mut entry, rel)?;
+        }
     }
+    Ok(())
+}
+
+/// The regular files of the archive at `path` whose paths below its top directory are `wanted`.
+fn pick(path: &Path, wanted: &[String]) -> Result<BTreeMap<String, (Header, Vec<u8>)>> {
+    let mut found = BTreeMap::new();
+    each_entry(path, &[EntryType::Regular], |entry, rel| {
+        if wanted.contains(&rel) {
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(bad(path))?;
+            found.insert(rel, (entry.header().clone(), data));
+        }
+        Ok(())
+    })?;
     Ok(found)
 }
 
@@ -142,30 +157,14 @@ fn copy_tree<W: Write>(
     replaced: &BTreeMap<String, (Header, Vec<u8>)>,
     out: &mut Builder<W>,
 ) -> Result<()> {
-    let mut archive = open(from)?;
-    for entry in archive.entries().map_err(bad(from))? {
-        let mut entry = entry.map_err(bad(from))?;
-        let kind = entry.header().entry_type();
-        if !matches!(
-            kind,
-            EntryType::Regular | EntryType::Directory | EntryType::Symlink
-        ) {
-            continue;
-        }
-        let name = entry
-            .path()
-            .map_err(bad(from))?
-            .to_string_lossy()
-            .into_owned();
-        let Some(rel) = below_top(&name) else {
-            continue;
-        };
+    let kinds = [EntryType::Regular, EntryType::Directory, EntryType::Symlink];
+    each_entry(from, &kinds, |entry, rel| {
         if replaced.contains_key(&rel) {
-            continue;
+            return Ok(());
         }
         let mut h = entry.header().clone();
         let dest = format!("{top}/{rel}");
-        if kind == EntryType::Symlink {
+        if h.entry_type() == EntryType::Symlink {
             let target = entry
                 .link_name()
                 .map_err(bad(from))?
@@ -173,9 +172,8 @@ fn copy_tree<W: Write>(
                 .into_owned();
             out.append_link(&mut h, &dest, &target).map_err(bad(from))?;
         } else {
-            out.append_data(&mut h, &dest, &mut entry)
-                .map_err(bad(from))?;
+            out.append_data(&mut h, &dest, entry).map_err(bad(from))?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
