@@ -6,13 +6,8 @@ use std::time::SystemTime;
 
 use nbgen::base::error::{Error, Result, EXIT_FAILURE, EXIT_OK};
 use nbgen::base::workspace::Workspace;
-use nbgen::nbtest::cache::{
-    self, ExclusiveLock, Images, Inventory, NoImages, Pruned, SharedLock, Store,
-};
-use nbgen::nbtest::fetch;
-
-/// The environment variable that sets the budget when no option does.
-pub const MAX_ENV: &str = "NBGEN_CACHE_MAX";
+use nbgen::nbtest::cache::policy::{self, budget, images, store, AfterTest};
+use nbgen::nbtest::cache::{self, ExclusiveLock, Inventory, Pruned, SharedLock};
 
 #[derive(clap::Subcommand)]
 pub enum CacheCommand {
@@ -101,15 +96,9 @@ pub fn run(command: CacheCommand, manifest_path: Option<&Path>) -> Result<u8> {
     }
 }
 
-/// The cache `nbgen test` and `nbgen cache` use: `given`, else the XDG default, else (neither
-/// HOME nor XDG_CACHE_HOME set, a bare CI environment) target/nbgen-cache in the workspace.
+/// The cache `nbgen test` and `nbgen cache` use (policy::dir).
 pub fn dir(manifest_path: Option<&Path>, given: Option<PathBuf>) -> Result<PathBuf> {
-    match given.or_else(fetch::default_cache_dir) {
-        Some(dir) => Ok(dir),
-        None => Ok(Workspace::locate(manifest_path)?
-            .root
-            .join("target/nbgen-cache")),
-    }
+    policy::dir(given, || Ok(Workspace::locate(manifest_path)?.root))
 }
 
 /// The cache to list or prune; None (said on stderr) when the default one does not exist yet.
@@ -133,52 +122,13 @@ fn existing(manifest_path: Option<&Path>, given: Option<PathBuf>) -> Result<Opti
     Ok(None)
 }
 
-/// The budget: the option's, else $NBGEN_CACHE_MAX (unset or empty: none), else 10 GiB.
-pub fn budget(option: Option<u64>) -> Result<u64> {
-    if let Some(bytes) = option {
-        return Ok(bytes);
-    }
-    match std::env::var(MAX_ENV) {
-        Ok(text) if text.trim().is_empty() => Ok(cache::DEFAULT_BUDGET),
-        Ok(text) => cache::parse_size(&text).map_err(|why| Error::input(MAX_ENV, why)),
-        Err(std::env::VarError::NotPresent) => Ok(cache::DEFAULT_BUDGET),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(Error::input(MAX_ENV, "not UTF-8; give e.g. 10G"))
-        }
-    }
-}
-
-/// The cache `dir` with `images`; the default cache also claims the images no cache explains.
-fn store<'a>(dir: &'a Path, images: &'a dyn Images) -> Store<'a> {
-    let absolute = |p: &Path| std::path::absolute(p).ok();
-    let default = fetch::default_cache_dir();
-    Store {
-        dir,
-        images,
-        orphan_images: default.is_some_and(|d| absolute(&d) == absolute(dir)),
-    }
-}
-
-/// The image store, or none with the reason (no podman or docker answers).
-fn images(dir: &Path) -> (Box<dyn Images>, Option<String>) {
-    match cache::engine_images(dir) {
-        Ok(store) => (Box::new(store), None),
-        Err(why) => (Box::new(NoImages), Some(why)),
-    }
-}
-
-/// The prune after a run of `nbgen test`: keeps what the run `used`, and never fails the run;
-/// what went wrong is a warning.
+/// Says what the prune after a run of `nbgen test` did; it never fails the run.
 pub fn after_test(lock: SharedLock, dir: &Path, used: &BTreeSet<String>, budget: u64) {
     let say = |text: String| eprintln!("nbgen test: cache: {text}");
-    let lock = match lock.try_upgrade(dir) {
-        Ok(Some(lock)) => lock,
-        Ok(None) => return say("another nbgen test is using the cache; not pruned".into()),
-        Err(e) => return say(format!("warning: not pruned: {e}")),
-    };
-    let (images, _) = images(dir);
-    match cache::prune(&store(dir, images.as_ref()), &lock, used, budget, false) {
-        Ok(pruned) => {
+    match policy::after_test(lock, dir, used, budget) {
+        AfterTest::Busy => say("another nbgen test is using the cache; not pruned".into()),
+        AfterTest::NotPruned(why) => say(format!("warning: not pruned: {why}")),
+        AfterTest::Pruned(pruned) => {
             let mut text = summary(&pruned, false);
             if pruned.over_budget() {
                 text.push_str("; over budget: what this run used is kept");
@@ -186,7 +136,6 @@ pub fn after_test(lock: SharedLock, dir: &Path, used: &BTreeSet<String>, budget:
             say(text);
             warn_failed(&pruned, "nbgen test: cache");
         }
-        Err(e) => say(format!("warning: not pruned: {e}")),
     }
 }
 

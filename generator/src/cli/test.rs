@@ -47,7 +47,7 @@ pub struct Args {
 pub fn run(manifest_path: Option<&Path>, args: Args) -> Result<u8> {
     let ws = Workspace::locate(manifest_path)?;
     // A bad budget is said before the run, not after it.
-    let budget = super::cache::budget(args.cache_max)?;
+    let budget = nbgen::nbtest::cache::policy::budget(args.cache_max)?;
     let cache = super::cache::dir(manifest_path, args.cache)?;
     // Held until the prune after the run: a prune by another process waits for it.
     let lock = SharedLock::acquire(&cache, || {

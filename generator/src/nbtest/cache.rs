@@ -22,6 +22,7 @@ use crate::base::error::{Error, IoContext, Result};
 
 mod images;
 mod lock;
+pub mod policy;
 
 pub use images::*;
 pub use lock::*;
