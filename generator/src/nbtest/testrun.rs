@@ -36,14 +36,13 @@ use crate::regen::render;
 use crate::regen::tree;
 
 mod entry;
-mod expected;
 mod kernel;
 mod local;
 mod results;
 mod script;
+mod verdict;
 
 use entry::*;
-use expected::*;
 #[cfg(test)]
 #[cfg(test)]
 use kernel::{edited_config, without_options};
@@ -51,6 +50,7 @@ use local::*;
 use results::*;
 pub use script::entry_key;
 use script::*;
+use verdict::*;
 
 pub struct Options {
     pub matrix: PathBuf,

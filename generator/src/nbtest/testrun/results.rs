@@ -112,14 +112,20 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
         return entry
             .packages
             .iter()
-            .map(|atom| refusal_result(atom, by_atom.get(atom).copied(), distfile, dir))
+            .map(|atom| {
+                let ran = by_atom.get(atom).copied();
+                refused_result(atom, ran, Refusal::Distfile(distfile), dir)
+            })
             .collect();
     }
     if let Some(message) = entry.expect.as_ref().and_then(|x| x.refused.as_deref()) {
         return entry
             .packages
             .iter()
-            .map(|atom| refused_result(atom, by_atom.get(atom).copied(), message, dir))
+            .map(|atom| {
+                let ran = by_atom.get(atom).copied();
+                refused_result(atom, ran, Refusal::Message(message), dir)
+            })
             .collect();
     }
     let mut results: Vec<PackageResult> = entry
@@ -145,7 +151,7 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
             )
         });
         results.push(match &entry.config.refused {
-            Some(message) => refused_result(&step, ran, message, dir),
+            Some(message) => refused_result(&step, ran, Refusal::Message(message), dir),
             None => {
                 let mut r = step_result(&step, ran, dir);
                 // Not a dependency problem: the package merged, its configuration failed.
@@ -206,36 +212,5 @@ pub(super) fn not_run(atom: &str) -> PackageResult {
         outcome: Outcome::NotRun,
         duration: None,
         failure: None,
-    }
-}
-
-/// A package of a `refuse_distfile` entry passes when its emerge failed because portage refused
-/// the altered distfile, and fails when the emerge went through or stopped for another reason.
-pub(super) fn refusal_result(
-    atom: &str,
-    ran: Option<(i32, u64, usize)>,
-    distfile: &str,
-    dir: &Path,
-) -> PackageResult {
-    let Some((rc, secs, n)) = ran else {
-        return not_run(atom);
-    };
-    let log = dir.join(format!("out/logs/{n}.emerge.log"));
-    let text = fs::read_to_string(&log).unwrap_or_default();
-    let failure = if rc == 0 {
-        Some("accepted-wrong-distfile")
-    } else if !refused(&text, distfile) {
-        Some("failed-without-refusing-distfile")
-    } else {
-        None
-    };
-    PackageResult {
-        atom: atom.to_string(),
-        outcome: Outcome::passed_if(failure.is_none()),
-        duration: Some(Duration::from_secs(secs)),
-        failure: failure.map(|phase| Failure {
-            phase: phase.to_string(),
-            log,
-        }),
     }
 }

@@ -312,7 +312,12 @@ fn a_refusal_passes_only_when_portage_refused_the_file() {
         format!("!!! Previously fetched file: '{name}'\n!!! Reason: Failed on SHA1 verification\n"),
     )
     .unwrap();
-    let r = refusal_result("sys-libs/lib-compat", Some((1, 3, 1)), name, dir.path());
+    let r = refused_result(
+        "sys-libs/lib-compat",
+        Some((1, 3, 1)),
+        Refusal::Distfile(name),
+        dir.path(),
+    );
     assert_eq!((r.outcome, r.failure), (Outcome::Passed, None));
     // Today's portage names the path; another file's refusal does not count.
     assert!(refused(
@@ -338,18 +343,28 @@ fn a_refusal_passes_only_when_portage_refused_the_file() {
     ));
     assert!(!refused(&format!("!!!    /d/{name}\n"), name));
     // Emerged anyway: the wrong file was accepted.
-    let r = refusal_result("sys-libs/lib-compat", Some((0, 3, 1)), name, dir.path());
+    let r = refused_result(
+        "sys-libs/lib-compat",
+        Some((0, 3, 1)),
+        Refusal::Distfile(name),
+        dir.path(),
+    );
     assert_eq!(r.outcome, Outcome::Failed);
     assert_eq!(r.failure.unwrap().phase, "accepted-wrong-distfile");
     // Failed, but for another reason (or for another file).
-    let r = refusal_result(
+    let r = refused_result(
         "sys-libs/lib-compat",
         Some((1, 3, 1)),
-        "other.tar",
+        Refusal::Distfile("other.tar"),
         dir.path(),
     );
     assert_eq!(r.failure.unwrap().phase, "failed-without-refusing-distfile");
-    let r = refusal_result("sys-libs/lib-compat", None, name, dir.path());
+    let r = refused_result(
+        "sys-libs/lib-compat",
+        None,
+        Refusal::Distfile(name),
+        dir.path(),
+    );
     assert_eq!(r.outcome, Outcome::NotRun);
 }
 
@@ -486,18 +501,23 @@ fn expectations_pass_and_fail_on_what_was_installed_and_logged() {
 fn a_refused_entry_passes_only_when_the_emerge_failed_saying_its_message() {
     let dir = expect_dir();
     let msg = "is not confirmed";
-    let r = refused_result("q", Some((1, 2, 1)), msg, dir.path());
+    let r = refused_result("q", Some((1, 2, 1)), Refusal::Message(msg), dir.path());
     assert_eq!((r.outcome, r.failure), (Outcome::Passed, None));
-    let r = refused_result("q", Some((0, 2, 1)), msg, dir.path());
+    let r = refused_result("q", Some((0, 2, 1)), Refusal::Message(msg), dir.path());
     assert_eq!(r.failure.unwrap().phase, "it-built");
-    let r = refused_result("q", Some((1, 2, 1)), "For a 2.4 kernel", dir.path());
+    let r = refused_result(
+        "q",
+        Some((1, 2, 1)),
+        Refusal::Message("For a 2.4 kernel"),
+        dir.path(),
+    );
     let f = r.failure.unwrap();
     assert_eq!(f.phase, "refused-without-message");
     assert!(fs::read_to_string(f.log)
         .unwrap()
         .contains("the emerge log ends:\n * Building"));
     assert_eq!(
-        refused_result("q", None, msg, dir.path()).outcome,
+        refused_result("q", None, Refusal::Message(msg), dir.path()).outcome,
         Outcome::NotRun
     );
     // The entry's "refused" check shows the packages' verdict, even when they failed.

@@ -1,7 +1,8 @@
-//! Judging an entry's expectations (the matrix's `expect`) from what its container left in
-//! out/: the installed file lists (out/expect/installed/*.CONTENTS), copies of the files whose
-//! contents are checked (out/expect/files/), and the emerge and build logs. Each expectation is a
-//! check of the entry, its verdict and evidence in out/expect/<name>.log.
+//! The verdicts on an entry's expectations (the matrix's `expect`, validated in matrix/expect.rs)
+//! and on the packages it must see refused, from what its container left in out/: the installed
+//! file lists (out/expect/installed/*.CONTENTS), copies of the files whose contents are checked
+//! (out/expect/files/), and the emerge and build logs. Each expectation is a check of the entry,
+//! its verdict and evidence in out/expect/<name>.log.
 
 use super::*;
 use crate::nbtest::matrix::{Expect, FileText};
@@ -44,13 +45,51 @@ pub(super) fn collect_expectations(expect: &Expect, dir: &Path) -> Vec<CheckResu
         .collect()
 }
 
-/// A package of an entry that must be refused: it passes when its emerge failed and the logs say
-/// `message`, and fails when it merged ("it built") or failed saying something else. Its verdict,
-/// with the logs' end, goes to out/expect/refused.log.
+/// What a package that must be refused has to be refused for: a distfile portage must reject
+/// (`refuse_distfile`: the entry altered it), or a message its logs must say (`expect`'s
+/// outcome = "refused"). The one notion of "portage must refuse this".
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Refusal<'a> {
+    Distfile(&'a str),
+    Message(&'a str),
+}
+
+impl Refusal<'_> {
+    /// Whether the logs say this refusal: portage's digest verdict on the distfile in the emerge
+    /// log, or the message in any log.
+    fn said(&self, emerge_log: &str, logs: &str) -> bool {
+        match self {
+            Refusal::Distfile(name) => refused(emerge_log, name),
+            Refusal::Message(text) => logs.contains(text),
+        }
+    }
+
+    /// The failure phases: merged anyway, and failed without this refusal.
+    fn phases(&self) -> (&'static str, &'static str) {
+        match self {
+            Refusal::Distfile(_) => (
+                "accepted-wrong-distfile",
+                "failed-without-refusing-distfile",
+            ),
+            Refusal::Message(_) => ("it-built", "refused-without-message"),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Refusal::Distfile(name) => format!("refusing the altered distfile {name}"),
+            Refusal::Message(text) => format!("saying {text:?}"),
+        }
+    }
+}
+
+/// A package that must be refused: it passes when its emerge failed and the logs say the
+/// refusal, and fails when it merged or failed for another reason. Its verdict, with the emerge
+/// log's end, goes to out/expect/refused.log.
 pub(super) fn refused_result(
     atom: &str,
     ran: Option<(i32, u64, usize)>,
-    message: &str,
+    refusal: Refusal,
     dir: &Path,
 ) -> PackageResult {
     let Some((rc, secs, n)) = ran else {
@@ -59,16 +98,18 @@ pub(super) fn refused_result(
     let emerge_log =
         fs::read_to_string(dir.join(format!("out/logs/{n}.emerge.log"))).unwrap_or_default();
     let logs = logs_text(dir);
+    let (built, other) = refusal.phases();
     let problem = if rc == 0 {
         Some((
-            "it-built",
-            format!("{atom}: refused with {message:?}: it built"),
+            built,
+            format!("{atom}: to be refused, {}: it merged", refusal.describe()),
         ))
-    } else if !logs.contains(message) {
+    } else if !refusal.said(&emerge_log, &logs) {
         Some((
-            "refused-without-message",
+            other,
             format!(
-                "{atom}: emerge failed (exit {rc}), but no log says {message:?}; the emerge log ends:\n{}",
+                "{atom}: emerge failed (exit {rc}), but not {}; the emerge log ends:\n{}",
+                refusal.describe(),
                 tail(&emerge_log, TAIL)
             ),
         ))
@@ -78,7 +119,7 @@ pub(super) fn refused_result(
     let out = dir.join("out/expect");
     let log = out.join("refused.log");
     let text = match &problem {
-        None => format!("{atom}: refused with {message:?}\n"),
+        None => format!("{atom}: refused, {}\n", refusal.describe()),
         Some((_, p)) => format!("nbgen test: {p}\n"),
     };
     let _ = fs::create_dir_all(&out).and_then(|()| {
