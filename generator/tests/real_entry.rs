@@ -63,6 +63,7 @@ fn root() -> tempfile::TempDir {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "# x\n").unwrap();
     }
+    std::fs::create_dir_all(dir.path().join("ci")).unwrap();
     std::fs::write(dir.path().join("ci/shared-inputs.toml"), TABLE).unwrap();
     dir
 }
@@ -144,6 +145,7 @@ fn nbgen_test_refuses_a_bad_real_entry_before_anything_runs() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, "#!/bin/sh\n").unwrap();
     }
+    std::fs::create_dir_all(ws.path().join("ci")).unwrap();
     std::fs::write(ws.path().join("ci/shared-inputs.toml"), TABLE).unwrap();
     let bad = good().replace(
         "load_order = [\"intermodule\"",
