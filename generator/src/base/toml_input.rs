@@ -72,6 +72,25 @@ impl<'a> Locator<'a> {
         Error::input(self.of(value), message)
     }
 
+    /// `value` as space-separated tokens, each matching `re`, joined by single spaces; an error at
+    /// its position when there is none (`field` is empty) or one does not match (`what`).
+    pub fn tokens(
+        &self,
+        value: &Spanned<String>,
+        re: &regex::Regex,
+        field: &str,
+        what: &str,
+    ) -> Result<String> {
+        let tokens: Vec<&str> = value.get_ref().split_whitespace().collect();
+        if tokens.is_empty() {
+            return Err(self.err(value, format!("{field} is empty")));
+        }
+        if let Some(bad) = tokens.iter().find(|t| !re.is_match(t)) {
+            return Err(self.err(value, format!("invalid {what} {bad:?} in {field}")));
+        }
+        Ok(tokens.join(" "))
+    }
+
     /// `value` if `re` matches it all, else an error naming `what` at its position.
     pub fn matching(
         &self,

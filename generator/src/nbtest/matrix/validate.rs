@@ -329,14 +329,8 @@ impl Ctx<'_> {
     }
 
     fn keywords(&self, value: &Spanned<String>) -> Result<String> {
-        let tokens: Vec<&str> = value.get_ref().split_whitespace().collect();
-        if tokens.is_empty() {
-            return Err(self.err(value, "accept_keywords is empty"));
-        }
-        if let Some(bad) = tokens.iter().find(|t| !names::ACCEPT_KEYWORD.is_match(t)) {
-            return Err(self.err(value, format!("invalid keyword {bad:?} in accept_keywords")));
-        }
-        Ok(tokens.join(" "))
+        self.loc
+            .tokens(value, &names::ACCEPT_KEYWORD, "accept_keywords", "keyword")
     }
 
     fn profile(&self, value: &Spanned<String>) -> Result<String> {

@@ -53,14 +53,8 @@ impl Ctx<'_> {
 
     /// LICENSE: license names, space-separated (all of them apply).
     fn license(&self, value: &Spanned<String>) -> Result<String> {
-        let names: Vec<&str> = value.get_ref().split_whitespace().collect();
-        if names.is_empty() {
-            return Err(self.err(value, "license is empty"));
-        }
-        if let Some(bad) = names.iter().find(|n| !names::LICENSE_NAME.is_match(n)) {
-            return Err(self.err(value, format!("invalid license name {bad:?}")));
-        }
-        Ok(names.join(" "))
+        self.loc
+            .tokens(value, &names::LICENSE_NAME, "license", "license name")
     }
 
     fn overlay(&self, identity: &Identity, spec: Spec) -> Result<Overlay> {
