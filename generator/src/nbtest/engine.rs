@@ -357,7 +357,7 @@ fn stage_tag(sha512: &str) -> String {
     format!("{}:{}", crate::nbtest::cache::IMAGE_REPO, &sha512[..16])
 }
 
-/// The sandbox's bwrap options, shared with ci/in-stage: generator/sandbox/bwrap.args.
+/// The sandbox's bwrap options, shared with testkit/in-stage: generator/sandbox/bwrap.args.
 const SANDBOX: &str = include_str!("../../sandbox/bwrap.args");
 
 /// The words of SANDBOX: one option and its arguments a line, `#` comments.
