@@ -433,3 +433,107 @@ fn bwrap_engine_clears_the_environment_and_drops_capabilities() {
     assert_eq!(caps & (1 << 21), 0, "CAP_SYS_ADMIN kept: {caps:x}");
     assert_ne!(caps, 0, "root inside keeps its other capabilities");
 }
+
+/// The shared directory's rule inside `nbgen test` (formerly ci/matrix-real-tests' first two
+/// scenarios), with an engine that may start no container: without the shared file the entry is
+/// SKIPPED, its reason naming the file, NB_SHARED and `nbgen shared fetch`; with a file of other
+/// content it FAILS in phase shared-file, its log naming the digest ci/shared-inputs.toml pins.
+/// The real run of ci/matrix-real.toml is ci/test's.
+#[test]
+fn a_shared_file_missing_skips_and_one_with_other_content_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = bare_path(
+        dir.path(),
+        &[(
+            "docker",
+            "#!/bin/sh\ncase \"$1\" in info|image) exit 0;; esac\necho \"unexpected: docker $*\" >&2\nexit 9\n",
+        )],
+    );
+    let stage = dir.path().join("stage.tar");
+    {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        b.append_data(&mut h, "./etc/", &b""[..]).unwrap();
+        std::fs::write(&stage, b.into_inner().unwrap()).unwrap();
+    }
+    let matrix = dir.path().join("matrix.toml");
+    std::fs::write(
+        &matrix,
+        format!(
+            r#"[stage]
+path = "{}"
+
+[[entry]]
+name = "real-source-fixture"
+kernel = {{ fixture = {{ version = "2.6.18", smp = true, intermodule = "built" }} }}
+fragments = ["common.config", "2.6.config"]
+packages = [">=sys-block/qla2x00-driver-8"]
+profile = "default/linux/amd64"
+distfiles = [{{ name = "qla2xxx-v8.01.07-dist.tgz", path = "real/qla2xxx-8.01.07-src.tar.xz" }}]
+fixture = true
+"#,
+            stage.display()
+        ),
+    )
+    .unwrap();
+    let run = |shared: &Path, results: &Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nbgen"));
+        cmd.args(["test", "--engine", "docker", "--matrix"])
+            .arg(&matrix)
+            .arg("--results")
+            .arg(results)
+            .arg("--cache")
+            .arg(dir.path().join("cache"))
+            .arg("--manifest-path")
+            .arg(repo_root().join("Cargo.toml"))
+            .env("PATH", &bin)
+            .env("NB_SHARED", shared);
+        cmd.output().unwrap()
+    };
+    // Missing: SKIPPED, with the reason, and nbgen test exits 0.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let results = dir.path().join("skip");
+    let out = run(&empty, &results);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let e = &summary(&results)["entries"][0];
+    assert_eq!(e["status"], "skipped", "{e}");
+    let why = e["skip_reason"].as_str().unwrap();
+    for part in [
+        format!("{}/real/qla2xxx-8.01.07-src.tar.xz", empty.display()),
+        format!("NB_SHARED={}", empty.display()),
+        "nbgen shared fetch --into".to_string(),
+    ] {
+        assert!(why.contains(&part), "{part} not in {why}");
+    }
+    // Other content (one changed byte in one file of a tar.xz): FAILED in phase shared-file.
+    let bad = dir.path().join("bad");
+    let archive = bad.join("real/qla2xxx-8.01.07-src.tar.xz");
+    std::fs::create_dir_all(archive.parent().unwrap()).unwrap();
+    let xz = xz2::write::XzEncoder::new(std::fs::File::create(&archive).unwrap(), 1);
+    let mut b = tar::Builder::new(xz);
+    let mut h = tar::Header::new_gnu();
+    h.set_size(2);
+    h.set_mode(0o644);
+    b.append_data(&mut h, "qla2xxx-8.01.07/qla_os.c", &b"x\n"[..])
+        .unwrap();
+    b.into_inner().unwrap().finish().unwrap();
+    let results = dir.path().join("bad-results");
+    let out = run(&bad, &results);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("unexpected: docker"), "{err}");
+    let e = &summary(&results)["entries"][0];
+    assert_eq!(e["status"], "failed", "{e}");
+    assert_eq!(e["failure"]["phase"], "shared-file", "{e}");
+    let table =
+        nbgen::nbtest::shared::inputs::load(&repo_root().join("ci/shared-inputs.toml")).unwrap();
+    let pinned = &nbgen::nbtest::shared::inputs::find(&table, "real/qla2xxx-8.01.07-src.tar.xz")
+        .unwrap()
+        .content;
+    let log = std::fs::read_to_string(e["failure"]["log"].as_str().unwrap()).unwrap();
+    assert!(log.contains(pinned.as_str()), "{log}");
+}
