@@ -280,24 +280,7 @@ fn bwrap_engine_builds_an_entry_too() {
 #[test]
 fn a_failed_fetch_fails_its_entries_and_the_reports_are_still_written() {
     let dir = tempfile::tempdir().unwrap();
-    // An engine that answers and already has every image: nothing may reach a container.
-    let bin = bare_path(
-        dir.path(),
-        &[(
-            "docker",
-            "#!/bin/sh\ncase \"$1\" in info|image) exit 0;; esac\necho \"unexpected: docker $*\" >&2\nexit 9\n",
-        )],
-    );
-    let stage = dir.path().join("stage.tar");
-    {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_data(&mut h, "./etc/", &b""[..]).unwrap();
-        std::fs::write(&stage, b.into_inner().unwrap()).unwrap();
-    }
+    let (bin, stage) = idle_engine_and_stage(dir.path());
     let missing = dir.path().join("missing");
     // Downloads come from a server on 127.0.0.1 that has none of them (404 is not retried).
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -434,6 +417,27 @@ fn bwrap_engine_clears_the_environment_and_drops_capabilities() {
     assert_ne!(caps, 0, "root inside keeps its other capabilities");
 }
 
+/// A PATH whose docker answers and has every image, so that nothing may reach a container, and a
+/// stage tarball holding only /etc.
+fn idle_engine_and_stage(dir: &Path) -> (PathBuf, PathBuf) {
+    let bin = bare_path(
+        dir,
+        &[(
+            "docker",
+            "#!/bin/sh\ncase \"$1\" in info|image) exit 0;; esac\necho \"unexpected: docker $*\" >&2\nexit 9\n",
+        )],
+    );
+    let stage = dir.join("stage.tar");
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_size(0);
+    b.append_data(&mut h, "./etc/", &b""[..]).unwrap();
+    std::fs::write(&stage, b.into_inner().unwrap()).unwrap();
+    (bin, stage)
+}
+
 /// The shared directory's rule inside `nbgen test` (formerly ci/matrix-real-tests' first two
 /// scenarios), with an engine that may start no container: without the shared file the entry is
 /// SKIPPED, its reason naming the file, NB_SHARED and `nbgen shared fetch`; with a file of other
@@ -442,23 +446,7 @@ fn bwrap_engine_clears_the_environment_and_drops_capabilities() {
 #[test]
 fn a_shared_file_missing_skips_and_one_with_other_content_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let bin = bare_path(
-        dir.path(),
-        &[(
-            "docker",
-            "#!/bin/sh\ncase \"$1\" in info|image) exit 0;; esac\necho \"unexpected: docker $*\" >&2\nexit 9\n",
-        )],
-    );
-    let stage = dir.path().join("stage.tar");
-    {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        b.append_data(&mut h, "./etc/", &b""[..]).unwrap();
-        std::fs::write(&stage, b.into_inner().unwrap()).unwrap();
-    }
+    let (bin, stage) = idle_engine_and_stage(dir.path());
     let matrix = dir.path().join("matrix.toml");
     std::fs::write(
         &matrix,
