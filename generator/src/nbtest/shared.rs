@@ -41,20 +41,17 @@ pub enum Local {
 pub fn resolve(shared: &Path, rel: &Path, table: &[inputs::Input]) -> Result<Local> {
     let input = inputs::find(table, &rel.to_string_lossy())?;
     let path = shared.join(rel);
-    if !path.is_file() {
-        return Ok(Local::Missing(missing(&path, shared)));
-    }
-    let got = content::of_file(&path)?;
-    if got != input.content {
-        return Err(Error::Environment(format!(
+    match state(shared, input)? {
+        State::Good => Ok(Local::Ready(path)),
+        State::Missing => Ok(Local::Missing(missing(&path, shared))),
+        State::Wrong(got) => Err(Error::Environment(format!(
             "{}: content digest {got}, not the {} that {} pins: the file is damaged or another \
              one (nbgen shared fetch --into DIR makes a good copy)",
             path.display(),
             input.content,
             inputs::TABLE
-        )));
+        ))),
     }
-    Ok(Local::Ready(path))
 }
 
 /// A shared directory and the table its inputs are checked against.
