@@ -106,10 +106,10 @@ enum Command {
         #[command(subcommand)]
         command: kconfig::KconfigCommand,
     },
-    /// Generate CI configuration from a test matrix (ci/matrix-*.toml).
+    /// Generate the GitHub workflows from the test matrices (ci/matrix-*.toml).
     ///
     /// Example:
-    ///   nbgen ci github          # .github/workflows/nb-matrix.yml, one job per entry
+    ///   nbgen ci github          # .github/workflows/nb-test.yml and nb-era.yml
     #[command(verbatim_doc_comment)]
     Ci {
         #[command(subcommand)]
