@@ -14,7 +14,7 @@ pub enum CiCommand {
     /// Write the GitHub Actions workflows a push runs.
     ///
     /// .github/workflows/nb-test.yml (on push, pull requests and by hand): ci/test's parts as
-    /// jobs of their own (lint, cargo-test, overlay, shell, stage, era-tools, local-pin, clients)
+    /// jobs of their own (lint, cargo-test, overlay, shell, stage, era-tools, clients)
     /// and a job per entry of ci/matrix-local.toml, ci/matrix-cases.toml, ci/matrix-era-local.toml
     /// and ci/matrix-real.toml, each running `nbgen test --matrix MATRIX --entry ENTRY` as a
     /// developer does, with the shared inputs fetched (`nbgen shared fetch`) and cached, stages

@@ -40,7 +40,6 @@ pub const WORKFLOWS: &[Workflow] = &[
             "shell",
             "stage",
             "era-tools",
-            "local-pin",
             "clients",
         ],
         matrices: &[

@@ -21,11 +21,13 @@ mod expect;
 mod fixture;
 mod lock;
 mod raw;
+mod steps;
 mod validate;
 mod variant;
 
 pub use expect::{ConfigRun, Expect, FileText, Setup};
 pub use lock::{Lock, Pin, Pinned};
+pub use steps::{OverlayKind, Step, StepExit};
 
 /// A SHA512 as the matrix and its lock file write it: lowercase hex.
 static SHA512: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9a-f]{128}$").unwrap());
@@ -87,6 +89,10 @@ pub struct Entry {
     pub setup: Setup,
     /// `emerge --config` after the emerges.
     pub config: ConfigRun,
+    /// Commands run after `emerge --config`, in order, each judged on its own.
+    pub steps: Vec<Step>,
+    /// The overlay the container gets: with the stand-ins' digests, or as users sync it.
+    pub overlay: OverlayKind,
 }
 
 /// A distfile made from a file of the shared directory.

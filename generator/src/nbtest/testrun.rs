@@ -303,7 +303,7 @@ fn run_all(
                 let result = match (&images[&stage_key(&entry.stage)], &locals[&entry.name]) {
                     (_, Err(lacking)) | (Err(lacking), _) => ctx.not_run(entry, lacking),
                     (Ok(Err(reason)), _) | (_, Ok(Err(reason))) => {
-                        EntryResult::skipped(&entry.name, &entry.packages, reason)
+                        EntryResult::skipped(&entry.name, &entry::row_names(entry), reason)
                     }
                     (Ok(Ok((image, stage_sha))), Ok(Ok(local))) => {
                         ctx.run_entry(entry, local, image, stage_sha)

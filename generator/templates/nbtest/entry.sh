@@ -63,6 +63,14 @@ for atom in {{config_atoms}}; do
 	printf '%s\t%s\t%s\n' "--config $atom" "$rc" "$(($(date +%s) - start))" >>/out/packages.tsv
 done
 {{/if}}
+{{#each steps}}
+# A step: in /, in a bash of its own, so that its exit ends only the step.
+i=$((i + 1))
+start=$(date +%s)
+(cd / && exec bash -c {{this.run}}) </dev/null >"/out/logs/$i.step.log" 2>&1
+rc=$?
+printf '%s\t%s\t%s\n' {{this.key}} "$rc" "$(($(date +%s) - start))" >>/out/packages.tsv
+{{/each}}
 for d in /var/db/pkg/*/*; do
 	[ -f "$d/CONTENTS" ] || continue
 	c=${d%/*}; c=${c##*/}

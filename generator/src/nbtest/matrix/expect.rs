@@ -291,13 +291,13 @@ impl Ctx<'_> {
             .collect()
     }
 
-    fn texts(&self, values: &[Spanned<String>], what: &str) -> Result<Vec<String>> {
+    pub(super) fn texts(&self, values: &[Spanned<String>], what: &str) -> Result<Vec<String>> {
         values.iter().map(|v| self.text(v, what)).collect()
     }
 
     /// A text to look for: not empty (it would match anything), one line (logs are searched line
     /// by line), no NUL (it goes through the shell).
-    fn text(&self, value: &Spanned<String>, what: &str) -> Result<String> {
+    pub(super) fn text(&self, value: &Spanned<String>, what: &str) -> Result<String> {
         let v = value.get_ref();
         if v.is_empty() || v.contains(['\n', '\0']) {
             return Err(self.loc.err(

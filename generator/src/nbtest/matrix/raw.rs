@@ -126,6 +126,22 @@ pub(super) struct RawEntry {
     pub(super) expect: Option<Spanned<RawExpect>>,
     pub(super) setup: Option<Spanned<RawSetup>>,
     pub(super) config: Option<Spanned<RawConfig>>,
+    #[serde(default)]
+    pub(super) steps: Vec<Spanned<RawStep>>,
+    pub(super) overlay: Option<Spanned<String>>,
+}
+
+/// A command run after the emerges, and what it must end in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStep {
+    pub(super) name: Spanned<String>,
+    pub(super) run: Spanned<String>,
+    pub(super) exit: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub(super) says: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) lacks: Vec<Spanned<String>>,
 }
 
 /// What an entry's emerges must end in, beyond "every package merged".

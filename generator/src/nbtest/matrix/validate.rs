@@ -129,9 +129,14 @@ impl Ctx<'_> {
             &d.packages,
             "packages: set packages here or in [defaults]",
         )?;
-        if packages.is_empty() {
-            return Err(self.err(&e.name, format!("entry {name:?} has an empty package list")));
+        let steps = self.steps(e)?;
+        if packages.is_empty() && steps.is_empty() {
+            return Err(self.err(
+                &e.name,
+                format!("entry {name:?} has an empty package list and no steps"),
+            ));
         }
+        let overlay = self.overlay_kind(e)?;
         let mut use_flags = d.use_flags.clone();
         use_flags.extend(self.use_flags(&e.use_flags)?);
         let accept_keywords = match &e.accept_keywords {
@@ -179,6 +184,8 @@ impl Ctx<'_> {
             expect,
             setup,
             config,
+            steps,
+            overlay,
         })
     }
 

@@ -2,7 +2,7 @@
 //! build, and its result; or the result of an entry whose inputs could not be had.
 
 use super::*;
-use crate::nbtest::matrix::{Fixture, Layout};
+use crate::nbtest::matrix::{ConfigRun, Fixture, Layout};
 
 /// A stage's image and SHA512, or the reason its entries are skipped.
 pub(super) type StageImage = std::result::Result<(Image, String), String>;
@@ -43,6 +43,13 @@ pub(super) fn failed_before(
         }),
         ..with_outcome(entry, start, Status::Failed, Outcome::NotRun)
     }
+}
+
+/// The rows of an entry's results: its packages, its `emerge --config` runs, its steps.
+pub(super) fn row_names(entry: &Entry) -> Vec<String> {
+    let config = entry.config.atoms.iter().map(|a| ConfigRun::step(a));
+    let steps = entry.steps.iter().map(|s| s.key());
+    entry.packages.iter().cloned().chain(config).chain(steps).collect()
 }
 
 /// The entry's checks, each with `outcome` and no failure.
@@ -160,7 +167,11 @@ impl EntryCtx<'_> {
         };
         self.phase(
             entry,
-            &format!("emerging {} packages", entry.packages.len()),
+            &format!(
+                "emerging {} packages, {} steps",
+                entry.packages.len(),
+                entry.steps.len()
+            ),
         );
         let mounts = self.mounts(entry, overlay_dir, &kernel, distdir, &dir);
         let run_log = dir.join("run.log");
@@ -310,11 +321,10 @@ fn with_outcome(entry: &Entry, start: Instant, status: Status, outcome: Outcome)
         status,
         duration: start.elapsed(),
         failure: None,
-        packages: entry
-            .packages
-            .iter()
+        packages: row_names(entry)
+            .into_iter()
             .map(|atom| PackageResult {
-                atom: atom.clone(),
+                atom,
                 outcome,
                 duration: None,
                 failure: None,

@@ -2,7 +2,7 @@
 //! the checks of the installed modules, and whether portage refused a wrong distfile.
 
 use super::*;
-use crate::nbtest::matrix::ConfigRun;
+use crate::nbtest::matrix::{ConfigRun, Step};
 
 /// Judges the checks from what the script's checks left in out/checks/.
 pub(super) fn collect_checks(entry: &Entry, dir: &Path) -> Vec<CheckResult> {
@@ -108,6 +108,19 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
             (rc.parse().unwrap_or(1), secs.parse().unwrap_or(0), i + 1),
         );
     }
+    let mut results = emerge_results(entry, &by_atom, dir);
+    for step in &entry.steps {
+        results.push(step_result_of(step, by_atom.get(&step.key()).copied(), dir));
+    }
+    results
+}
+
+/// The rows of the emerges and of `emerge --config`.
+fn emerge_results(
+    entry: &Entry,
+    by_atom: &BTreeMap<String, (i32, u64, usize)>,
+    dir: &Path,
+) -> Vec<PackageResult> {
     if let Some(distfile) = &entry.refuse_distfile {
         return entry
             .packages
@@ -163,6 +176,33 @@ pub(super) fn collect_packages(entry: &Entry, dir: &Path) -> Vec<PackageResult> 
         });
     }
     results
+}
+
+/// A step's row: passed when it exited as it must and its output says and lacks what it must;
+/// else failed in phase "step", the phase naming the first thing that was wrong.
+fn step_result_of(step: &Step, ran: Option<(i32, u64, usize)>, dir: &Path) -> PackageResult {
+    let key = step.key();
+    let Some((rc, secs, n)) = ran else {
+        return not_run(&key);
+    };
+    let log = dir.join(format!("out/logs/{n}.step.log"));
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    let wrong = if !step.exit.accepts(rc) {
+        Some(format!("step: exit {rc}, want {}", step.exit))
+    } else if let Some(t) = step.says.iter().find(|t| !text.contains(t.as_str())) {
+        Some(format!("step: output lacks {t:?}"))
+    } else {
+        step.lacks
+            .iter()
+            .find(|t| text.contains(t.as_str()))
+            .map(|t| format!("step: output says {t:?}"))
+    };
+    PackageResult {
+        atom: key,
+        outcome: Outcome::passed_if(wrong.is_none()),
+        duration: Some(Duration::from_secs(secs)),
+        failure: wrong.map(|phase| Failure { phase, log }),
+    }
 }
 
 /// A step that must succeed (an emerge, an `emerge --config`): passed on exit 0, else failed,

@@ -75,6 +75,7 @@ pub(super) fn script(entry: &Entry) -> String {
         "use_flags": entry.use_flags.join(" "),
         "atoms": entry.packages.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
         "config_atoms": entry.config.atoms.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" "),
+        "steps": entry.steps.iter().map(|s| serde_json::json!({"run": quote(&s.run), "key": quote(&s.key())})).collect::<Vec<_>>(),
         "refuse": entry.refuse_distfile.as_deref().map(quote),
         "prepare_kernel": matches!(entry.kernel, Kernel::Tarball(_)),
         "require_features": entry.require_features,
