@@ -2,7 +2,7 @@
 # scripts/nb-local-pin without portage: what it writes for portage 2.0 (files/digest-${PF} and
 # their Manifest1 lines) when the digest files already list other distfiles, when two ebuilds name
 # the archive, when the system lacks hash tools, and when a digest file cannot be written.
-# ci/local-pin-tests/run has the real portages (today's, 2.0.54, 2.1.x) read what it writes.
+# The matrices' local-pin entries have the real portages (today's, 2.0.54, 2.1.x) read what it writes.
 # shellcheck source=ci/shell-tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 

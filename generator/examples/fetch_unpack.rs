@@ -1,6 +1,6 @@
 //! Fetches a tarball into the cache and unpacks it while it downloads, with nbgen's own pipeline
 //! (nbgen::nbtest::stream, the path `nbgen test` takes for a stage named by URL): what
-//! `ci/bench-fetch` times against curl, sha512sum and tar run one after another.
+//! `bench/bench-fetch` times against curl, sha512sum and tar run one after another.
 //!
 //!   cargo run --release --example fetch_unpack -- SOURCE ALGO:HEX CACHE_DIR TARGET_DIR
 

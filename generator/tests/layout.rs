@@ -210,3 +210,47 @@ fn no_source_runs_a_script_under_ci() {
         assert!(repo_root().join("testkit").join(s).is_file(), "testkit/{s}");
     }
 }
+
+/// One harness: what ran stages from shell (in-stage, the ebuild and nb-local-pin tests) is gone,
+/// its cases are matrix entries and Rust tests, and ci/ keeps its shell short.
+#[test]
+fn ci_holds_at_most_4000_lines_of_shell_and_no_second_harness() {
+    for gone in [
+        "ci/in-stage",
+        "testkit/in-stage",
+        "ci/ebuild-tests/run",
+        "ci/local-pin-tests/run",
+    ] {
+        assert!(!repo_root().join(gone).exists(), "{gone} is back");
+    }
+    let mut lines = 0;
+    let mut files = Vec::new();
+    let mut dirs = vec![repo_root().join("ci")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let first = text.lines().next().unwrap_or_default();
+            let shell = path.extension().is_some_and(|e| e == "sh")
+                || (first.starts_with("#!") && (first.ends_with("sh") || first.contains("bash")));
+            if shell {
+                lines += text.lines().count();
+                files.push(path);
+            }
+        }
+    }
+    assert!(
+        files.len() > 10,
+        "the walk found {} shell files",
+        files.len()
+    );
+    assert!(
+        lines <= 4000,
+        "ci/ holds {lines} lines of shell in {} files",
+        files.len()
+    );
+}

@@ -37,7 +37,11 @@ fn pinned() -> (Pinned, String) {
         .unwrap();
     assert!(status.success());
     let archive = dir.path().join(ARCHIVE);
-    fs::write(&archive, b"bytes of an archive the overlay has no digest for\n").unwrap();
+    fs::write(
+        &archive,
+        b"bytes of an archive the overlay has no digest for\n",
+    )
+    .unwrap();
     let p = Pinned {
         local: dir.path().join("nb-local"),
         _dir: dir,
@@ -110,7 +114,10 @@ fn the_local_copy_carries_nbgens_lines_and_the_rest_as_synced() {
     let m = manifest::measure(&p.archive).unwrap();
     let manifest = p.local_file("Manifest");
     let dist = measured_line(ARCHIVE, &m);
-    assert!(manifest.lines().any(|l| l == dist), "want {dist}\n{manifest}");
+    assert!(
+        manifest.lines().any(|l| l == dist),
+        "want {dist}\n{manifest}"
+    );
     // Portage 2.0 reads the archive's digest from files/digest-${PF}.
     let d = archive_distfile(&p.archive);
     let digest_rel = manifest::digest_path(PF);
@@ -135,14 +142,21 @@ fn the_local_copy_carries_nbgens_lines_and_the_rest_as_synced() {
     for e in fs::read_dir(p.overlay.join(PKG)).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         if name != "Manifest" && name != "files" {
-            assert_eq!(p.local_file(&name), fs::read_to_string(p.overlay.join(PKG).join(&name)).unwrap(), "{name}");
+            assert_eq!(
+                p.local_file(&name),
+                fs::read_to_string(p.overlay.join(PKG).join(&name)).unwrap(),
+                "{name}"
+            );
         }
     }
     // What to add, for portage 2.0 and 2.1 and for today's.
     let local = p.local.display();
     assert!(said.contains("portage 2.0 and 2.1"), "{said}");
     assert!(
-        said.contains(&format!("PORTDIR_OVERLAY=\"{} {local}\"", p.overlay.display())),
+        said.contains(&format!(
+            "PORTDIR_OVERLAY=\"{} {local}\"",
+            p.overlay.display()
+        )),
         "{said}"
     );
     assert!(said.contains(&format!("location = {local}")), "{said}");
@@ -156,7 +170,9 @@ fn a_rerun_changes_nothing_and_follows_a_sync() {
     assert_eq!(p.local_state(), before);
     let leftovers: Vec<_> = before
         .iter()
-        .filter(|(f, _)| f.to_string_lossy().contains(".new") || f.to_string_lossy().contains(".old"))
+        .filter(|(f, _)| {
+            f.to_string_lossy().contains(".new") || f.to_string_lossy().contains(".old")
+        })
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     // A sync that changed metadata.xml: the next run copies the new one.
@@ -190,7 +206,11 @@ fn bad_input_is_named_and_changes_nothing() {
         .arg(&p.archive)
         .output()
         .unwrap();
-    assert!(!out.status.success() && text(&out).contains("absolute path"), "{}", text(&out));
+    assert!(
+        !out.status.success() && text(&out).contains("absolute path"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -198,7 +218,9 @@ fn without_sha1_and_sha256_tools_it_refuses_and_writes_nothing() {
     let (p, _) = pinned();
     let bin = p.local.with_file_name("nohash-bin");
     fs::create_dir_all(&bin).unwrap();
-    for tool in ["sh", "sed", "grep", "cat", "cp", "mv", "rm", "mkdir", "wc", "tr", "dirname", "head"] {
+    for tool in [
+        "sh", "sed", "grep", "cat", "cp", "mv", "rm", "mkdir", "wc", "tr", "dirname", "head",
+    ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -216,7 +238,11 @@ fn without_sha1_and_sha256_tools_it_refuses_and_writes_nothing() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("no tool for SHA1 and SHA256"), "{}", text(&out));
+    assert!(
+        text(&out).contains("no tool for SHA1 and SHA256"),
+        "{}",
+        text(&out)
+    );
     assert!(!local.join(PKG).exists());
 }
 
@@ -243,10 +269,19 @@ fn the_users_readme_command_runs() {
     let ours = command[0]
         .replace(
             layman,
-            &format!("{} --local {}", p.overlay.join("scripts/nb-local-pin").display(), p.local.display()),
+            &format!(
+                "{} --local {}",
+                p.overlay.join("scripts/nb-local-pin").display(),
+                p.local.display()
+            ),
         )
-        .replace(distdir, &format!("{}/", p.archive.parent().unwrap().display()));
+        .replace(
+            distdir,
+            &format!("{}/", p.archive.parent().unwrap().display()),
+        );
     let out = Command::new("bash").args(["-euc", &ours]).output().unwrap();
     assert!(out.status.success(), "{ours}: {}", text(&out));
-    assert!(p.local_file("Manifest").contains(&format!("DIST {ARCHIVE} ")));
+    assert!(p
+        .local_file("Manifest")
+        .contains(&format!("DIST {ARCHIVE} ")));
 }

@@ -377,8 +377,8 @@ fixture = true
     assert!(junit.contains("fetch-snapshot"), "{junit}");
 }
 
-/// The bwrap engine runs builds in the sandbox of generator/sandbox/bwrap.args, as testkit/in-stage
-/// does: nothing of the host's environment, no CAP_SYS_MODULE (bit 16) or CAP_SYS_ADMIN (bit 21).
+/// The bwrap engine runs builds in the sandbox of generator/sandbox/bwrap.args (`nbgen stage run`
+/// too): nothing of the host's environment, no CAP_SYS_MODULE (bit 16) or CAP_SYS_ADMIN (bit 21).
 #[test]
 fn bwrap_engine_clears_the_environment_and_drops_capabilities() {
     use nbgen::nbtest::engine::{Engine, Kind, Mount};

@@ -15,14 +15,23 @@ fn gcc12_compat_refuses_a_tree_it_does_not_fit() {
         .args(["2.6.15", "y", "built"])
         .output()
         .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let before = std::fs::read(tree.join("Makefile")).unwrap();
     let out = Command::new(root.join("testkit/real-kernel/gcc12-compat"))
         .arg(&tree)
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    let said =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "it edited a fixture tree: {said}");
     assert!(said.contains("Makefile: edit did not apply"), "{said}");
-    assert_eq!(std::fs::read(tree.join("Makefile")).unwrap(), before, "the Makefile was changed");
+    assert_eq!(
+        std::fs::read(tree.join("Makefile")).unwrap(),
+        before,
+        "the Makefile was changed"
+    );
 }

@@ -9,6 +9,7 @@ mod pin;
 mod progress;
 mod regen;
 mod shared;
+mod stage;
 mod test;
 
 use std::path::PathBuf;
@@ -174,6 +175,15 @@ enum Command {
         #[command(subcommand)]
         command: shared::SharedCommand,
     },
+    /// Run a command in a fresh container of a test stage (see `nbgen stage run --help`).
+    ///
+    /// Example:
+    ///   nbgen stage run --overlay nb-overlay=overlay 'emerge -pv app-backup/netbackup-support'
+    #[command(verbatim_doc_comment)]
+    Stage {
+        #[command(subcommand)]
+        command: stage::StageCommand,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -198,6 +208,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
         Command::Test(args) => test::run(manifest_path, args),
         Command::Cache { command } => cache::run(command, manifest_path),
         Command::Shared { command } => shared::run(command, manifest_path),
+        Command::Stage { command } => stage::run(command, manifest_path),
     }
 }
 

@@ -270,6 +270,31 @@ impl Engine {
     /// Runs `script` with bash in a fresh container from `image`, without network, with `mounts`;
     /// everything it prints goes to `log`. Returns its exit code.
     pub fn run(&self, image: &Image, mounts: &[Mount], script: &str, log: &Path) -> Result<i32> {
+        let log_file = fs::File::create(log).at(log)?;
+        let err_file = log_file.try_clone().at(log)?;
+        let status = self
+            .command_for(image, mounts, script)?
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(err_file)
+            .status()
+            .at(log)?;
+        Ok(status.code().unwrap_or(128))
+    }
+
+    /// As [`Engine::run`], with the caller's stdout and stderr (`nbgen stage run`).
+    pub fn run_attached(&self, image: &Image, mounts: &[Mount], script: &str) -> Result<i32> {
+        let program = Path::new(self.program());
+        let status = self
+            .command_for(image, mounts, script)?
+            .stdin(Stdio::null())
+            .status()
+            .at(program)?;
+        Ok(status.code().unwrap_or(128))
+    }
+
+    /// The command that runs `script` in a fresh container of `image` with `mounts`.
+    fn command_for(&self, image: &Image, mounts: &[Mount], script: &str) -> Result<Command> {
         // podman and docker take a relative host path for the name of a volume.
         let mounts: Vec<Mount> = mounts
             .iter()
@@ -281,9 +306,7 @@ impl Engine {
             })
             .collect::<Result<_>>()?;
         let mounts = &mounts[..];
-        let log_file = fs::File::create(log).at(log)?;
-        let err_file = log_file.try_clone().at(log)?;
-        let mut cmd = match (self.kind, image) {
+        Ok(match (self.kind, image) {
             (Kind::Podman | Kind::Docker, Image::Tagged(tag)) => {
                 let mut cmd = self.command(self.program());
                 cmd.args(["run", "--rm", "--network=none"]);
@@ -297,14 +320,7 @@ impl Engine {
             }
             (Kind::Bwrap, Image::Root(root)) => self.bwrap_command(root, mounts, script)?,
             _ => unreachable!("prepare() makes the image kind of its engine"),
-        };
-        let status = cmd
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(err_file)
-            .status()
-            .at(log)?;
-        Ok(status.code().unwrap_or(128))
+        })
     }
 
     /// bwrap over an overlayfs view of the unpacked root, mounted inside a private mount namespace
@@ -357,7 +373,7 @@ fn stage_tag(sha512: &str) -> String {
     format!("{}:{}", crate::nbtest::cache::IMAGE_REPO, &sha512[..16])
 }
 
-/// The sandbox's bwrap options, shared with testkit/in-stage: generator/sandbox/bwrap.args.
+/// The sandbox's bwrap options: generator/sandbox/bwrap.args.
 const SANDBOX: &str = include_str!("../../sandbox/bwrap.args");
 
 /// The words of SANDBOX: one option and its arguments a line, `#` comments.

@@ -13,6 +13,7 @@ pub mod matrix;
 pub mod report;
 pub mod shared;
 pub mod stage;
+pub mod stage_run;
 pub mod stream;
 pub mod testrun;
 pub mod unpack;

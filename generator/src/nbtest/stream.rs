@@ -1,5 +1,5 @@
 //! A download unpacked while it arrives: the stage path of `nbgen test` (bwrap engine, a stage
-//! named by URL with a known digest) and of `ci/bench-fetch` (generator/examples/fetch_unpack),
+//! named by URL with a known digest) and of `bench/bench-fetch` (generator/examples/fetch_unpack),
 //! which times it against curl, sha512sum and tar run one after another.
 //!
 //! The download is tapped into a channel that an unpacking thread reads, so the network, the

@@ -524,15 +524,28 @@ fn steps_and_the_synced_overlay_are_checked() {
     );
     let step = |fields: &str| format!("{base}[[entry.steps]]\nname = \"pin\"\n{fields}\n");
     // Steps alone make an entry; their fields come through as written.
-    let m = parse(&step("run = \"true\"\nexit = \"nonzero\"\nsays = [\"x\"]\nlacks = [\"y\"]")).unwrap();
+    let m = parse(&step(
+        "run = \"true\"\nexit = \"nonzero\"\nsays = [\"x\"]\nlacks = [\"y\"]",
+    ))
+    .unwrap();
     let e = &m.entries[1];
     assert!(e.packages.is_empty());
     assert_eq!(e.steps[0].exit, StepExit::NonZero);
-    assert_eq!((e.steps[0].says.clone(), e.steps[0].lacks.clone()), (vec!["x".to_string()], vec!["y".to_string()]));
-    assert_eq!(parse(&step("run = \"exit 3\"\nexit = 3")).unwrap().entries[1].steps[0].exit, StepExit::Code(3));
+    assert_eq!(
+        (e.steps[0].says.clone(), e.steps[0].lacks.clone()),
+        (vec!["x".to_string()], vec!["y".to_string()])
+    );
+    assert_eq!(
+        parse(&step("run = \"exit 3\"\nexit = 3")).unwrap().entries[1].steps[0].exit,
+        StepExit::Code(3)
+    );
     for (fields, needle, part) in [
         ("run = \"true\"\nexit = 256", "exit = 256", "step exit"),
-        ("run = \"true\"\nexit = \"fails\"", "exit = \"fails\"", "step exit"),
+        (
+            "run = \"true\"\nexit = \"fails\"",
+            "exit = \"fails\"",
+            "step exit",
+        ),
         ("run = \"  \"", "run = ", "step run"),
         ("run = \"true\"\nsays = [\"\"]", "says = ", "step says"),
         ("run = \"true\"\nwhen = 1", "when = 1", "unknown field"),
@@ -541,15 +554,27 @@ fn steps_and_the_synced_overlay_are_checked() {
         let msg = fails_at(&text, line_of(&text, needle));
         assert!(msg.contains(part), "{fields}: {msg}");
     }
-    let text = format!("{}[[entry.steps]]\nname = \"pin\"\nrun = \"true\"\n", step("run = \"true\""));
-    let last = text.lines().enumerate().filter(|(_, l)| l.contains("name = \"pin\"")).last();
+    let text = format!(
+        "{}[[entry.steps]]\nname = \"pin\"\nrun = \"true\"\n",
+        step("run = \"true\"")
+    );
+    let last = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("name = \"pin\""))
+        .last();
     let msg = fails_at(&text, last.unwrap().0 + 1);
     assert!(msg.contains("duplicate step name"), "{msg}");
-    let text = step("run = \"true\"").replace("packages = []\n", "packages = []\noverlay = \"mine\"\n");
+    let text =
+        step("run = \"true\"").replace("packages = []\n", "packages = []\noverlay = \"mine\"\n");
     let msg = fails_at(&text, line_of(&text, "overlay = "));
     assert!(msg.contains("overlay: want"), "{msg}");
-    let synced = step("run = \"true\"").replace("packages = []\n", "packages = []\noverlay = \"synced\"\n");
-    assert_eq!(parse(&synced).unwrap().entries[1].overlay, OverlayKind::Synced);
+    let synced =
+        step("run = \"true\"").replace("packages = []\n", "packages = []\noverlay = \"synced\"\n");
+    assert_eq!(
+        parse(&synced).unwrap().entries[1].overlay,
+        OverlayKind::Synced
+    );
     // No package and no step: nothing to run.
     let msg = fails_at(&base, line_of(&base, "name = \"linux-2.6.18\""));
     assert!(msg.contains("empty package list and no steps"), "{msg}");

@@ -123,19 +123,7 @@ impl Ctx<'_> {
         };
         let (expect, setup) = self.expect_and_setup(e)?;
         let config = self.config(e, expect.as_ref())?;
-        let packages = self.own_or_default(
-            e,
-            e.packages.as_ref().map(|p| self.atoms(p)),
-            &d.packages,
-            "packages: set packages here or in [defaults]",
-        )?;
-        let steps = self.steps(e)?;
-        if packages.is_empty() && steps.is_empty() {
-            return Err(self.err(
-                &e.name,
-                format!("entry {name:?} has an empty package list and no steps"),
-            ));
-        }
+        let (packages, steps) = self.packages_and_steps(e, d, &name)?;
         let overlay = self.overlay_kind(e)?;
         let mut use_flags = d.use_flags.clone();
         use_flags.extend(self.use_flags(&e.use_flags)?);
@@ -187,6 +175,29 @@ impl Ctx<'_> {
             steps,
             overlay,
         })
+    }
+
+    /// The entry's packages (its own or the defaults') and steps: at least one of them.
+    fn packages_and_steps(
+        &self,
+        e: &RawEntry,
+        d: &Defaults,
+        name: &str,
+    ) -> Result<(Vec<String>, Vec<super::Step>)> {
+        let packages = self.own_or_default(
+            e,
+            e.packages.as_ref().map(|p| self.atoms(p)),
+            &d.packages,
+            "packages: set packages here or in [defaults]",
+        )?;
+        let steps = self.steps(e)?;
+        if packages.is_empty() && steps.is_empty() {
+            return Err(self.err(
+                &e.name,
+                format!("entry {name:?} has an empty package list and no steps"),
+            ));
+        }
+        Ok((packages, steps))
     }
 
     /// The entry's own value (already checked), else the default, else an error saying the entry

@@ -49,7 +49,13 @@ pub(super) fn failed_before(
 pub(super) fn row_names(entry: &Entry) -> Vec<String> {
     let config = entry.config.atoms.iter().map(|a| ConfigRun::step(a));
     let steps = entry.steps.iter().map(|s| s.key());
-    entry.packages.iter().cloned().chain(config).chain(steps).collect()
+    entry
+        .packages
+        .iter()
+        .cloned()
+        .chain(config)
+        .chain(steps)
+        .collect()
 }
 
 /// The entry's checks, each with `outcome` and no failure.

@@ -129,7 +129,10 @@ run = "exit 7"
 exit = 7
 "#;
     let tsv = "sys-libs/lib-compat\t0\t2\nstep pin\t0\t1\nstep refused\t1\t1\nstep seven\t7\t0\n";
-    let good = [(2, "wrote /usr/local\n"), (3, "!!! Insufficient data for x\n")];
+    let good = [
+        (2, "wrote /usr/local\n"),
+        (3, "!!! Insufficient data for x\n"),
+    ];
     assert!(judged_steps(steps, tsv, &good)
         .iter()
         .all(|(o, _)| *o == Outcome::Passed));
@@ -137,27 +140,50 @@ exit = 7
     let bad = judged_steps(
         steps,
         "sys-libs/lib-compat\t0\t2\nstep pin\t1\t1\nstep refused\t1\t1\nstep seven\t0\t0\n",
-        &[(2, "wrote\n"), (3, "Insufficient data\nTraceback (most recent call last)\n")],
+        &[
+            (2, "wrote\n"),
+            (3, "Insufficient data\nTraceback (most recent call last)\n"),
+        ],
     );
     assert_eq!(bad[0], (Outcome::Passed, None));
-    assert_eq!(bad[1], (Outcome::Failed, Some("step: exit 1, want 0".into())));
+    assert_eq!(
+        bad[1],
+        (Outcome::Failed, Some("step: exit 1, want 0".into()))
+    );
     assert_eq!(
         bad[2],
-        (Outcome::Failed, Some("step: output says \"Traceback\"".into()))
+        (
+            Outcome::Failed,
+            Some("step: output says \"Traceback\"".into())
+        )
     );
-    assert_eq!(bad[3], (Outcome::Failed, Some("step: exit 0, want 7".into())));
+    assert_eq!(
+        bad[3],
+        (Outcome::Failed, Some("step: exit 0, want 7".into()))
+    );
     let quiet = judged_steps(steps, tsv, &[(2, "nothing\n"), (3, "Insufficient data\n")]);
     assert_eq!(
         quiet[1],
         (Outcome::Failed, Some("step: output lacks \"wrote\"".into()))
     );
     // A step the container never reached is not run, and a refusal must say it.
-    let cut = judged_steps(steps, "sys-libs/lib-compat\t0\t2\nstep pin\t0\t1\n", &good[..1]);
+    let cut = judged_steps(
+        steps,
+        "sys-libs/lib-compat\t0\t2\nstep pin\t0\t1\n",
+        &good[..1],
+    );
     assert_eq!(cut[2], (Outcome::NotRun, None));
-    let text = judged_steps(steps, tsv, &[(2, "wrote\n"), (3, "emerge: no such package\n")]);
+    let text = judged_steps(
+        steps,
+        tsv,
+        &[(2, "wrote\n"), (3, "emerge: no such package\n")],
+    );
     assert_eq!(
         text[2],
-        (Outcome::Failed, Some("step: output lacks \"Insufficient data\"".into()))
+        (
+            Outcome::Failed,
+            Some("step: output lacks \"Insufficient data\"".into())
+        )
     );
 }
 
@@ -167,13 +193,18 @@ fn steps_run_in_order_in_the_container_script_each_in_a_bash_of_its_own() {
         "[[entry.steps]]\nname = \"a\"\nrun = \"echo 'it''s'; exit 3\"\n[[entry.steps]]\nname = \"b\"\nrun = \"true\"\n",
     );
     let s = script(&e);
-    let a = s.find(r"bash -c 'echo '\''it'\'''\''s'\''; exit 3')").expect(&s);
+    let a = s
+        .find(r"bash -c 'echo '\''it'\'''\''s'\''; exit 3')")
+        .expect(&s);
     let b = s.find("bash -c 'true')").expect(&s);
     assert!(a < b, "{s}");
     assert!(s.contains("'step a' \"$rc\""), "{s}");
     // Bash runs it there, so the quoting must give back the text: ask bash.
     let out = std::process::Command::new("bash")
-        .args(["-c", &format!("printf %s {}", crate::base::shell::quote(&e.steps[0].run))])
+        .args([
+            "-c",
+            &format!("printf %s {}", crate::base::shell::quote(&e.steps[0].run)),
+        ])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), e.steps[0].run);
