@@ -518,10 +518,12 @@ fixture = true
     assert_eq!(e["status"], "failed", "{e}");
     assert_eq!(e["failure"]["phase"], "shared-file", "{e}");
     let table =
-        nbgen::nbtest::shared::inputs::load(&repo_root().join("ci/shared-inputs.toml")).unwrap();
-    let pinned = &nbgen::nbtest::shared::inputs::find(&table, "real/qla2xxx-8.01.07-src.tar.xz")
-        .unwrap()
-        .content;
+        nbgen::nbtest::shared_inputs::table::load(&repo_root().join("ci/shared-inputs.toml"))
+            .unwrap();
+    let pinned =
+        &nbgen::nbtest::shared_inputs::table::find(&table, "real/qla2xxx-8.01.07-src.tar.xz")
+            .unwrap()
+            .content;
     let log = std::fs::read_to_string(e["failure"]["log"].as_str().unwrap()).unwrap();
     assert!(log.contains(pinned.as_str()), "{log}");
 }

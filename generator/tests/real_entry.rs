@@ -12,7 +12,7 @@ use std::path::Path;
 use common::Ws;
 use nbgen::base::error::EXIT_BAD_INPUT;
 use nbgen::nbtest::matrix::{Kernel, Matrix};
-use nbgen::nbtest::shared::{self, Local, Repack};
+use nbgen::nbtest::shared_inputs::{self, Local, Repack};
 
 /// A shared inputs table listing the two files the entry names (digests of no real file).
 const TABLE: &str = r#"
@@ -170,7 +170,12 @@ fn nbgen_test_refuses_a_bad_real_entry_before_anything_runs() {
 }
 
 /// A tar.xz holding `files` (path, content) below `top`, and the table naming it as `rel`.
-fn archive(dir: &Path, rel: &str, top: &str, files: &[(&str, &str)]) -> Vec<shared::inputs::Input> {
+fn archive(
+    dir: &Path,
+    rel: &str,
+    top: &str,
+    files: &[(&str, &str)],
+) -> Vec<shared_inputs::table::Input> {
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let xz = xz2::write::XzEncoder::new(std::fs::File::create(&path).unwrap(), 6);
@@ -183,11 +188,11 @@ fn archive(dir: &Path, rel: &str, top: &str, files: &[(&str, &str)]) -> Vec<shar
             .unwrap();
     }
     b.into_inner().unwrap().finish().unwrap();
-    let digest = shared::content::of_file(&path).unwrap();
+    let digest = shared_inputs::content::of_file(&path).unwrap();
     let table = format!(
         "[[input]]\npath = \"{rel}\"\ntop = \"{top}\"\ncontent = \"{digest}\"\nsource = [{{ name = \"a.tar.gz\", url = \"https://example.org/a.tar.gz\" }}]\n"
     );
-    shared::inputs::parse(Path::new("t.toml"), &table).unwrap()
+    shared_inputs::table::parse(Path::new("t.toml"), &table).unwrap()
 }
 
 #[test]
@@ -200,7 +205,8 @@ fn a_missing_shared_file_is_a_skip_naming_it_nb_shared_and_the_fetch() {
         &[("Makefile", "x")],
     );
     let dir = tempfile::tempdir().unwrap();
-    let got = shared::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), &table).unwrap();
+    let got =
+        shared_inputs::resolve(dir.path(), Path::new("real/linux-2.6.18.tar.xz"), &table).unwrap();
     let Local::Missing(why) = got else {
         panic!("{got:?}")
     };
@@ -224,7 +230,7 @@ fn a_shared_file_with_other_content_is_an_error_naming_both_digests() {
     );
     let file = dir.path().join(rel);
     assert_eq!(
-        shared::resolve(dir.path(), Path::new(rel), &table).unwrap(),
+        shared_inputs::resolve(dir.path(), Path::new(rel), &table).unwrap(),
         Local::Ready(file.clone())
     );
     // One byte of one file changed: the content digest says so, naming both.
@@ -234,7 +240,7 @@ fn a_shared_file_with_other_content_is_an_error_naming_both_digests() {
         "linux-2.6.18",
         &[("Makefile", "VERSION = 3\n")],
     );
-    let e = shared::resolve(dir.path(), Path::new(rel), &table).unwrap_err();
+    let e = shared_inputs::resolve(dir.path(), Path::new(rel), &table).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains(&file.display().to_string()), "{msg}");
     assert!(
@@ -246,7 +252,7 @@ fn a_shared_file_with_other_content_is_an_error_naming_both_digests() {
         "{msg}"
     );
     // Not in the table at all: bad input naming the table.
-    let e = shared::resolve(dir.path(), Path::new("real/x.tar.xz"), &table).unwrap_err();
+    let e = shared_inputs::resolve(dir.path(), Path::new("real/x.tar.xz"), &table).unwrap_err();
     assert!(e.to_string().contains("ci/shared-inputs.toml"), "{e}");
 }
 
@@ -260,8 +266,8 @@ fn xz_is_repacked_as_the_same_tar_in_gzip_the_same_bytes_each_time() {
     enc.finish().unwrap();
     let a = dir.path().join("a-dist.tgz");
     let b = dir.path().join("b-dist.tgz");
-    shared::materialize(&src, &a, Repack::XzToGzip).unwrap();
-    shared::materialize(&src, &b, Repack::XzToGzip).unwrap();
+    shared_inputs::materialize(&src, &a, Repack::XzToGzip).unwrap();
+    shared_inputs::materialize(&src, &b, Repack::XzToGzip).unwrap();
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let mut back = Vec::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&a).unwrap())
@@ -278,7 +284,7 @@ fn xz_is_repacked_as_the_same_tar_in_gzip_the_same_bytes_each_time() {
     // A damaged source is an error, and leaves no distfile.
     std::fs::write(&src, b"\xfd7zXZ\0garbage").unwrap();
     let c = dir.path().join("c-dist.tgz");
-    let e = shared::materialize(&src, &c, Repack::XzToGzip).unwrap_err();
+    let e = shared_inputs::materialize(&src, &c, Repack::XzToGzip).unwrap_err();
     assert!(e.to_string().contains("repacking"), "{e}");
     assert!(!c.exists());
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::Ws;
-use nbgen::nbtest::shared::{content, inputs};
+use nbgen::nbtest::shared_inputs::{content, table};
 
 /// The mode that marks a symlink in the test trees (its bytes are the target).
 const LINK: u32 = 0o120777;
@@ -182,7 +182,7 @@ fn the_content_digest_ignores_compression_times_order_owners_and_pax_comments() 
 #[test]
 fn bad_tables_name_their_line() {
     let good = "[[input]]\npath = \"era/a.tar.xz\"\ntop = \"a\"\ncontent = \"tree-sha256:0000000000000000000000000000000000000000000000000000000000000000\"\nsource = [{ name = \"a.tar.gz\", url = \"https://example.org/a.tar.gz\" }]\n";
-    assert_eq!(inputs::parse(Path::new("t.toml"), good).unwrap().len(), 1);
+    assert_eq!(table::parse(Path::new("t.toml"), good).unwrap().len(), 1);
     let cases: &[(&str, &str, &str)] = &[
         (
             "tree-sha256:0000",
@@ -210,13 +210,13 @@ fn bad_tables_name_their_line() {
     ];
     for (from, to, part) in cases {
         let text = good.replacen(from, to, 1);
-        let e = inputs::parse(Path::new("t.toml"), &text).unwrap_err();
+        let e = table::parse(Path::new("t.toml"), &text).unwrap_err();
         assert!(e.to_string().contains(part), "{from} -> {to}: {e}");
         assert!(e.to_string().starts_with("t.toml:"), "{e}");
         assert_eq!(e.exit_code(), nbgen::base::error::EXIT_BAD_INPUT);
     }
     let twice = format!("{good}{good}");
-    let e = inputs::parse(Path::new("t.toml"), &twice).unwrap_err();
+    let e = table::parse(Path::new("t.toml"), &twice).unwrap_err();
     assert!(e.to_string().contains("listed twice"), "{e}");
 }
 
@@ -433,7 +433,7 @@ fn the_tables_digests_are_those_of_the_shared_directory() {
         &["shared", "check", "--dir", dir.to_str().unwrap()],
     );
     assert_eq!(rc, 0, "{out}{err}");
-    let table = inputs::load(&common::repo_root().join(inputs::TABLE)).unwrap();
+    let table = table::load(&common::repo_root().join(table::TABLE)).unwrap();
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok ")).count(),
         table.len(),
@@ -446,7 +446,7 @@ fn the_tables_digests_are_those_of_the_shared_directory() {
 #[test]
 fn every_real_input_fetches_from_recompressed_copies() {
     let Some(shared) = real_shared() else { return };
-    let table = inputs::load(&common::repo_root().join(inputs::TABLE)).unwrap();
+    let table = table::load(&common::repo_root().join(table::TABLE)).unwrap();
     let mirror = tempfile::tempdir().unwrap();
     for input in &table {
         let tree = read_tree(&shared.join(&input.path));

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use nbgen::base::error::{Error, Result, EXIT_CHECK_FAILED, EXIT_FAILURE, EXIT_OK};
 use nbgen::base::workspace::Workspace;
 use nbgen::nbtest::fetch::{self, Fetcher};
-use nbgen::nbtest::shared::assemble::Assembled;
-use nbgen::nbtest::shared::{self, content, inputs, State};
+use nbgen::nbtest::shared_inputs::assemble::Assembled;
+use nbgen::nbtest::shared_inputs::{self, content, table, State};
 
 #[derive(clap::Subcommand)]
 pub enum SharedCommand {
@@ -91,19 +91,19 @@ pub fn run(command: SharedCommand, manifest_path: Option<&Path>) -> Result<u8> {
 /// `nbgen shared check`: one line per input; exit 1 when one is missing or wrong.
 fn check(manifest_path: Option<&Path>, dir: Option<PathBuf>, paths: &[String]) -> Result<u8> {
     let ws = Workspace::locate(manifest_path)?;
-    let table = inputs::load(&ws.root.join(inputs::TABLE))?;
+    let table = table::load(&ws.root.join(table::TABLE))?;
     for p in paths {
-        inputs::find(&table, p)?;
+        table::find(&table, p)?;
     }
-    let dir = dir.unwrap_or_else(|| shared::dir(&ws.root));
+    let dir = dir.unwrap_or_else(|| shared_inputs::dir(&ws.root));
     let mut bad = 0;
-    let chosen: Vec<&inputs::Input> = table
+    let chosen: Vec<&table::Input> = table
         .iter()
         .filter(|i| paths.is_empty() || paths.contains(&i.path))
         .collect();
     for input in &chosen {
         let shown = dir.join(&input.path);
-        match shared::state(&dir, input)? {
+        match shared_inputs::state(&dir, input)? {
             State::Good => println!("ok       {}", shown.display()),
             State::Missing => {
                 bad += 1;
@@ -139,11 +139,11 @@ fn fetch(
     paths: &[String],
 ) -> Result<u8> {
     let ws = Workspace::locate(manifest_path)?;
-    let table = inputs::load(&ws.root.join(inputs::TABLE))?;
+    let table = table::load(&ws.root.join(table::TABLE))?;
     for p in paths {
-        inputs::find(&table, p)?;
+        table::find(&table, p)?;
     }
-    let dir = into.unwrap_or_else(|| shared::dir(&ws.root));
+    let dir = into.unwrap_or_else(|| shared_inputs::dir(&ws.root));
     let cache = match cache.or_else(fetch::default_cache_dir) {
         Some(c) => c,
         None => {
@@ -160,7 +160,7 @@ fn fetch(
         .filter(|i| paths.is_empty() || paths.contains(&i.path))
     {
         let shown = dir.join(&input.path);
-        if shared::state(&dir, input)? == State::Good {
+        if shared_inputs::state(&dir, input)? == State::Good {
             println!("ok       {} (already there)", shown.display());
             continue;
         }
@@ -169,7 +169,7 @@ fn fetch(
             input.path,
             input.sources.len()
         );
-        match shared::fetch(&dir, input, &fetcher, mirror.as_deref()) {
+        match shared_inputs::fetch(&dir, input, &fetcher, mirror.as_deref()) {
             Ok((urls, Assembled::Written)) => {
                 println!("fetched  {} ({})", shown.display(), urls.join(", "))
             }
@@ -182,7 +182,7 @@ fn fetch(
                     input.path,
                     urls.join(", "),
                     input.content,
-                    inputs::TABLE
+                    table::TABLE
                 );
             }
             Err(e) => {

@@ -102,7 +102,7 @@ pub struct SharedDistfile {
     pub name: String,
     /// Below the shared directory.
     pub path: PathBuf,
-    pub repack: crate::nbtest::shared::Repack,
+    pub repack: crate::nbtest::shared_inputs::Repack,
 }
 
 /// Checks of the installed kernel modules, run in the container after the packages.

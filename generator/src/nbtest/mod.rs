@@ -1,7 +1,7 @@
 //! The test flow of `nbgen test`: `matrix` (the matrix and its lock file) -> `stage` (the stage
 //! tarball, fetched with `fetch` and unpacked with `unpack`, or made by a script) -> `engine`
 //! (podman, docker or bwrap) -> `testrun` (each entry built in a container) -> `report`
-//! (summary.json, junit.xml). `shared` reads the real inputs of the shared directory;
+//! (summary.json, junit.xml). `shared_inputs` reads the inputs of the shared directory (../shared);
 //! `ci_github` writes the GitHub Actions workflow of a matrix; `cache` lists and prunes what
 //! the runs keep.
 
@@ -11,7 +11,7 @@ pub mod engine;
 pub mod fetch;
 pub mod matrix;
 pub mod report;
-pub mod shared;
+pub mod shared_inputs;
 pub mod stage;
 pub mod stage_run;
 pub mod stream;

@@ -28,7 +28,7 @@ use crate::nbtest::matrix::{Entry, Kernel, Lock, Matrix};
 use crate::nbtest::report::{
     self, CheckResult, EntryResult, Failure, Outcome, PackageResult, Status,
 };
-use crate::nbtest::shared::{self, Local};
+use crate::nbtest::shared_inputs::{self, Local};
 use crate::nbtest::stage::{fetch_download, resolve_stage, run_checked, unpack_snapshot, Resolved};
 use crate::nbtest::{Note, Notes};
 use crate::regen::manifest;
@@ -136,10 +136,11 @@ fn acquire_all_locals(
     distdir: &Path,
     notes: Notes,
 ) -> BTreeMap<String, Acquired<Locals>> {
-    let shared_dir = shared::dir(&ws.root);
+    let shared_dir = shared_inputs::dir(&ws.root);
     let uses_shared = |e: &Entry| matches!(e.kernel, Kernel::Shared(_)) || !e.distfiles.is_empty();
     let table = if entries.iter().any(|e| uses_shared(e)) {
-        shared::inputs::load(&ws.root.join(shared::inputs::TABLE)).map_err(|e| e.to_string())
+        shared_inputs::table::load(&ws.root.join(shared_inputs::table::TABLE))
+            .map_err(|e| e.to_string())
     } else {
         Ok(Vec::new())
     };
@@ -149,12 +150,12 @@ fn acquire_all_locals(
             let own_overlay = opts.overlay.is_none();
             let local = table
                 .as_ref()
-                .map_err(|e| Error::input(shared::inputs::TABLE, e.clone()));
+                .map_err(|e| Error::input(shared_inputs::table::TABLE, e.clone()));
             let local = local.and_then(|table| {
                 acquire_locals(
                     ws,
                     entry,
-                    shared::Dir {
+                    shared_inputs::Dir {
                         path: &shared_dir,
                         table,
                     },

@@ -13,7 +13,7 @@ use super::*;
 use crate::base::error::{Error, Result};
 use crate::base::names;
 use crate::base::toml_input::Locator;
-use crate::nbtest::shared::inputs;
+use crate::nbtest::shared_inputs::table;
 
 pub(super) static NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[a-z0-9._-]+$").unwrap());
 static MODULE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_-]+$").unwrap());
@@ -455,13 +455,13 @@ impl Ctx<'_> {
             &names::RELATIVE_PATH,
             "path (a relative path below the shared directory, NB_SHARED)",
         )?;
-        let table = crate::nbtest::shared::inputs::load(&self.root.join(inputs::TABLE))?;
-        if inputs::find(&table, &rel).is_err() {
+        let table = crate::nbtest::shared_inputs::table::load(&self.root.join(table::TABLE))?;
+        if table::find(&table, &rel).is_err() {
             return Err(self.err(
                 value,
                 format!(
                     "{rel} is not in {}: list it there with its sources and content digest",
-                    inputs::TABLE
+                    table::TABLE
                 ),
             ));
         }
@@ -478,7 +478,7 @@ impl Ctx<'_> {
                     return Err(self.err(&r.name, format!("distfile {name:?} is named twice")));
                 }
                 let path = self.shared_path(&r.path)?;
-                let repack = crate::nbtest::shared::repack(r.path.get_ref(), &name).ok_or_else(|| {
+                let repack = crate::nbtest::shared_inputs::repack(r.path.get_ref(), &name).ok_or_else(|| {
                     self.err(
                         &r.path,
                         format!(

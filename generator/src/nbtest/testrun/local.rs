@@ -52,7 +52,7 @@ pub(super) type Locals = std::result::Result<EntryLocal, String>;
 pub(super) fn acquire_locals(
     ws: &Workspace,
     entry: &Entry,
-    shared_dir: shared::Dir,
+    shared_dir: shared_inputs::Dir,
     stand_ins: &BTreeMap<String, manifest::Measured>,
     distdir: &Path,
     results: &Path,
@@ -92,7 +92,7 @@ pub(super) fn acquire_locals(
     for (d, src) in sources {
         let dest = dist.join(&d.name);
         let _ = fs::remove_file(&dest);
-        shared::materialize(&src, &dest, d.repack)?;
+        shared_inputs::materialize(&src, &dest, d.repack)?;
         real.insert(d.name.clone(), manifest::measure(&dest)?);
     }
     if own_overlay {

@@ -48,7 +48,7 @@ pub fn entry_key(root: &Path, entry: &Entry, overlay_hash: &str, stage_sha: &str
     }
     // The shared files' identity is their content digest, which the table holds.
     if matches!(entry.kernel, Kernel::Shared(_)) || !entry.distfiles.is_empty() {
-        files.push(crate::nbtest::shared::inputs::TABLE.into());
+        files.push(crate::nbtest::shared_inputs::table::TABLE.into());
     }
     for f in files {
         // A file that does not exist (most fixture versions have no Makefile of their own) counts

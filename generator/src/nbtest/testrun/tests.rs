@@ -180,7 +180,7 @@ fn the_checks_run_after_the_packages_and_only_when_declared() {
 const SRC: &str = "real/qla2xxx-8.01.07-src.tar.xz";
 
 /// A shared directory holding SRC (a small tar.xz), and a table pinning its content.
-fn shared_with_source() -> (tempfile::TempDir, Vec<shared::inputs::Input>) {
+fn shared_with_source() -> (tempfile::TempDir, Vec<shared_inputs::table::Input>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(SRC);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -192,15 +192,15 @@ fn shared_with_source() -> (tempfile::TempDir, Vec<shared::inputs::Input>) {
     b.append_data(&mut h, "qla2xxx-8.01.07/qla_os.c", &b"x\n\n\n\n"[..])
         .unwrap();
     b.into_inner().unwrap().finish().unwrap();
-    let digest = shared::content::of_file(&path).unwrap();
+    let digest = shared_inputs::content::of_file(&path).unwrap();
     (dir, table_for(&digest))
 }
 
-fn table_for(digest: &str) -> Vec<shared::inputs::Input> {
+fn table_for(digest: &str) -> Vec<shared_inputs::table::Input> {
     let text = format!(
         "[[input]]\npath = \"{SRC}\"\ntop = \"qla2xxx-8.01.07\"\ncontent = \"{digest}\"\nsource = [{{ name = \"q.tar.gz\", url = \"https://example.org/q.tar.gz\" }}]\n"
     );
-    shared::inputs::parse(Path::new("t.toml"), &text).unwrap()
+    shared_inputs::table::parse(Path::new("t.toml"), &text).unwrap()
 }
 
 fn real_entry(root: &Path, distfile: &str) -> Entry {
@@ -229,8 +229,8 @@ fn real_distfiles_are_pinned_in_the_entrys_own_overlay_or_skip_or_fail() {
     let distdir = results.path().join(".distfiles");
     fs::create_dir_all(&distdir).unwrap();
     let stand_ins = BTreeMap::new();
-    let acquire = |e: &Entry, shared: &Path, table: &[shared::inputs::Input]| {
-        let dir = shared::Dir {
+    let acquire = |e: &Entry, shared: &Path, table: &[shared_inputs::table::Input]| {
+        let dir = shared_inputs::Dir {
             path: shared,
             table,
         };

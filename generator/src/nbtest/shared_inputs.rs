@@ -1,7 +1,7 @@
 //! Inputs from the shared directory: real files (the era toolchain, QLogic's source, a real kernel
 //! tree, Gentoo's clients) that the repository does not carry, kept beside the checkout in
 //! `../shared` (the environment variable `NB_SHARED` overrides it). ci/shared-inputs.toml names
-//! each by its path below that directory, with its sources and its content digest (inputs,
+//! each by its path below that directory, with its sources and its content digest (table,
 //! content); `nbgen shared fetch` makes the directory from the sources (assemble). The one rule
 //! for all of them, here: a file that is not there makes what needs it SKIPPED, with a reason
 //! naming the file, `NB_SHARED` and the command that fetches it; a file whose content is not the
@@ -9,7 +9,7 @@
 
 pub mod assemble;
 pub mod content;
-pub mod inputs;
+pub mod table;
 
 use std::fs::File;
 use std::io::{self, BufReader, Write};
@@ -38,8 +38,8 @@ pub enum Local {
 /// `rel` below `shared`, checked against the table's content digest. Missing: the reason, naming
 /// the file, NB_SHARED and the command that fetches it. Present with other content: an error naming
 /// both digests.
-pub fn resolve(shared: &Path, rel: &Path, table: &[inputs::Input]) -> Result<Local> {
-    let input = inputs::find(table, &rel.to_string_lossy())?;
+pub fn resolve(shared: &Path, rel: &Path, table: &[table::Input]) -> Result<Local> {
+    let input = table::find(table, &rel.to_string_lossy())?;
     let path = shared.join(rel);
     match state(shared, input)? {
         State::Good => Ok(Local::Ready(path)),
@@ -49,7 +49,7 @@ pub fn resolve(shared: &Path, rel: &Path, table: &[inputs::Input]) -> Result<Loc
              one (nbgen shared fetch --into DIR makes a good copy)",
             path.display(),
             input.content,
-            inputs::TABLE
+            table::TABLE
         ))),
     }
 }
@@ -58,7 +58,7 @@ pub fn resolve(shared: &Path, rel: &Path, table: &[inputs::Input]) -> Result<Loc
 #[derive(Debug, Clone, Copy)]
 pub struct Dir<'a> {
     pub path: &'a Path,
-    pub table: &'a [inputs::Input],
+    pub table: &'a [table::Input],
 }
 
 impl Dir<'_> {
@@ -79,7 +79,7 @@ pub enum State {
 }
 
 /// The state of `input` in the shared directory `dir`.
-pub fn state(dir: &Path, input: &inputs::Input) -> Result<State> {
+pub fn state(dir: &Path, input: &table::Input) -> Result<State> {
     let path = dir.join(&input.path);
     if !path.is_file() {
         return Ok(State::Missing);
@@ -97,7 +97,7 @@ pub fn state(dir: &Path, input: &inputs::Input) -> Result<State> {
 /// and what became of it.
 pub fn fetch(
     dir: &Path,
-    input: &inputs::Input,
+    input: &table::Input,
     fetcher: &crate::nbtest::fetch::Fetcher,
     mirror: Option<&str>,
 ) -> Result<(Vec<String>, assemble::Assembled)> {

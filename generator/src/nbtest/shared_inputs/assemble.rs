@@ -12,7 +12,7 @@ use tar::{Archive, Builder, EntryType, Header};
 use crate::base::error::{Error, IoContext, Result};
 
 use super::content;
-use super::inputs::{Input, Source};
+use super::table::{Input, Source};
 
 /// xz's preset for the written input: its consumers read it once per cache miss, and a whole
 /// kernel tree takes seconds at 1, a minute at the default 6.
