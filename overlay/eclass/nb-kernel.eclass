@@ -471,11 +471,14 @@ nb-kernel_remove_moduledb() {
 
 fi
 
-# @FUNCTION: nb-kernel_repo
+# @FUNCTION: nb-kernel_local_pin
 # @DESCRIPTION:
-# Print the repository the ebuild was read from, for messages that name a file
-# in it (today's portage copies FILESDIR into the build directory, which is
-# gone when the user reads the message).
-nb-kernel_repo() {
-	printf '%s\n' "${EBUILD%/*/*/*}"
+# Print the path of nb-overlay's scripts/nb-local-pin for messages (today's
+# portage copies FILESDIR into the build directory, which is gone when the user
+# reads the message): in the repository the ebuild was read from, unless that is
+# the local copy nb-local-pin wrote, which carries no scripts/.
+nb-kernel_local_pin() {
+	local pin="${EBUILD%/*/*/*}/scripts/nb-local-pin"
+	[ -f "${pin}" ] || pin="<nb-overlay>/scripts/nb-local-pin"
+	printf '%s\n' "${pin}"
 }

@@ -70,7 +70,7 @@ pkg_nofetch() {
 	ewarn "the file), so portage refuses it until a digest is recorded (portage 2.0"
 	ewarn "says \"No message digest entry found\"). Record it in a local overlay of"
 	ewarn "yours, which no sync of nb-overlay undoes:"
-	ewarn "  sh $(nb-kernel_repo)/scripts/nb-local-pin /path/to/qla2xxx-v8.01.07-dist.tgz"
+	ewarn "  sh $(nb-kernel_local_pin) /path/to/qla2xxx-v8.01.07-dist.tgz"
 	ewarn "It copies this package to /usr/local/portage/nb-local with the file's digest"
 	ewarn "and prints the PORTDIR_OVERLAY (portage 2.0, 2.1) or repos.conf lines that add"
 	ewarn "it. Run it again after each sync of nb-overlay."
