@@ -139,16 +139,20 @@ fn the_local_copy_carries_nbgens_lines_and_the_rest_as_synced() {
             .collect()
     };
     assert_eq!(others(&manifest), others(&synced));
-    for e in fs::read_dir(p.overlay.join(PKG)).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        if name != "Manifest" && name != "files" {
-            assert_eq!(
-                p.local_file(&name),
-                fs::read_to_string(p.overlay.join(PKG).join(&name)).unwrap(),
-                "{name}"
-            );
+    let mut compared = 0;
+    for dir in ["", "files/"] {
+        for e in fs::read_dir(p.overlay.join(PKG).join(dir)).unwrap() {
+            let path = e.unwrap().path();
+            let rel = format!("{dir}{}", path.file_name().unwrap().to_string_lossy());
+            if path.is_file() && rel != "Manifest" && rel != digest_rel {
+                let synced = fs::read_to_string(&path).unwrap();
+                assert_eq!(p.local_file(&rel), synced, "{rel}");
+                compared += 1;
+            }
         }
     }
+    // The ebuilds, metadata.xml, the other digest file, the patch and the modules files.
+    assert!(compared >= 7, "compared {compared} files");
     // What to add, for portage 2.0 and 2.1 and for today's.
     let local = p.local.display();
     assert!(said.contains("portage 2.0 and 2.1"), "{said}");

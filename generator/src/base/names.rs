@@ -17,6 +17,8 @@ const VERSION: &str = r"[0-9]+(\.[0-9]+)*[a-z]?((_alpha|_beta|_pre|_rc|_p)[0-9]*
 const USE_FLAG: &str = r"[A-Za-z0-9][A-Za-z0-9+_@-]*";
 /// PMS 3.1.7: a keyword's architecture.
 const ARCH: &str = r"[A-Za-z0-9][A-Za-z0-9_-]*";
+/// PMS 3.1.5: a repository name (as profiles/repo_name and repos.conf give it).
+const REPO: &str = r"[A-Za-z0-9_][A-Za-z0-9_-]*";
 /// A file in a package's files/ or DISTDIR (pkgcheck's rule for distfile names).
 const FILE: &str = r"[A-Za-z0-9_][A-Za-z0-9+_.,-]*";
 
@@ -40,6 +42,7 @@ pub static LICENSE_NAME: LazyLock<Regex> = LazyLock::new(|| anchored(CATEGORY));
 pub static IUSE_ENTRY: LazyLock<Regex> = LazyLock::new(|| anchored(&format!("[+-]?{USE_FLAG}")));
 /// A USE setting (make.conf, the matrix): a flag, or `-flag` to turn it off.
 pub static USE_SETTING: LazyLock<Regex> = LazyLock::new(|| anchored(&format!("-?{USE_FLAG}")));
+pub static REPO_NAME: LazyLock<Regex> = LazyLock::new(|| anchored(REPO));
 pub static FILE_NAME: LazyLock<Regex> = LazyLock::new(|| anchored(FILE));
 /// A path of plain file names, relative, without `.` or `..` components.
 pub static RELATIVE_PATH: LazyLock<Regex> =

@@ -1,6 +1,10 @@
 //! Shell quoting, the one place for it: words that go into sh or bash, in generated ebuilds and
 //! in the commands nbgen runs.
 
+/// A variable name as sh and bash take it (`export NAME=...`).
+pub static ENV_NAME: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
+
 /// Quotes `s` as one single-quoted word for sh and bash, whatever it holds.
 pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))

@@ -44,14 +44,19 @@ pub fn script_stage(
             .unwrap_or_default()
             .trim(),
     );
+    let sha512 = listed_sha512(&tarball)?;
+    Ok(Ok((tarball, sha512)))
+}
+
+/// The SHA512 the stage scripts write beside a tarball, in `<tarball>.sha512` (sha512sum's
+/// format), not yet verified; an error naming that file when it holds none.
+pub fn listed_sha512(tarball: &Path) -> Result<String> {
     let sums = PathBuf::from(format!("{}.sha512", tarball.display()));
     let text = fs::read_to_string(&sums).at(&sums)?;
-    let sha512 = text
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    Ok(Ok((tarball, sha512)))
+    let sha512 = text.split_whitespace().next().unwrap_or_default();
+    Expected::new("sha512", sha512)
+        .map_err(|e| Error::input(sums.display().to_string(), e.to_string()))?;
+    Ok(sha512.to_ascii_lowercase())
 }
 
 /// The verified stage tarball in the cache, and its SHA512; or, for a script stage that exits

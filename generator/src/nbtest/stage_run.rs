@@ -3,12 +3,10 @@
 //! way to try something in a stage by hand or from a script.
 
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 use crate::base::error::{Error, IoContext, Result};
-use crate::base::shell::quote;
+use crate::base::names::REPO_NAME;
+use crate::base::shell::{quote, ENV_NAME};
 use crate::nbtest::engine::Mount;
 
 /// Where --distdir is bound read-only; the command's /var/cache/distfiles is a copy of it, so
@@ -17,11 +15,6 @@ const DISTDIR_SOURCE: &str = "/mnt/nb-distdir";
 
 /// The stage's ebuild.sh and the copy testkit/make-stage fixed for EAPI 0.
 const EBUILD_SH: &str = "/opt/portage/lib/portage/bin/ebuild.sh";
-
-static REPO_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$").unwrap());
-static ENV_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
 
 /// What a command in a stage gets, as the options gave it.
 #[derive(Debug, Default)]
@@ -189,17 +182,14 @@ pub fn use_stage(tarball: &Path) -> Result<InUse> {
 }
 
 fn given_stage(tarball: &Path) -> Result<(PathBuf, String)> {
-    let sums = PathBuf::from(format!("{}.sha512", tarball.display()));
-    let sha512 = match std::fs::read_to_string(&sums) {
-        Ok(text) => text
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-        Err(_) => crate::regen::manifest::measure(tarball)?
+    let listed = Path::new(&format!("{}.sha512", tarball.display())).exists();
+    let sha512 = if listed {
+        crate::nbtest::stage::listed_sha512(tarball)?
+    } else {
+        crate::regen::manifest::measure(tarball)?
             .digests
             .sha512
-            .expect("measured"),
+            .expect("measured")
     };
     Ok((tarball.to_path_buf(), sha512))
 }

@@ -24,7 +24,7 @@ use crate::base::error::{Error, IoContext, Result};
 use crate::base::workspace::Workspace;
 use crate::nbtest::engine::{self, Engine, Image, Mount};
 use crate::nbtest::fetch::Fetcher;
-use crate::nbtest::matrix::{Entry, Kernel, Lock, Matrix};
+use crate::nbtest::matrix::{Entry, Kernel, Lock, Matrix, OverlayKind};
 use crate::nbtest::report::{
     self, CheckResult, EntryResult, Failure, Outcome, PackageResult, Status,
 };
@@ -95,6 +95,7 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
     let stand_ins = stand_ins_in(ws, matrix.stand_ins.as_deref(), &distdir)?;
     let overlay_dir = test_overlay(ws, opts, &stand_ins)?;
     let overlay_hash = tree_hash(&tree::read(&overlay_dir)?);
+    let synced = synced_overlay(ws, opts, &entries)?;
 
     // What the entries build on is acquired first, where the lock file can be written. A failure
     // fails the entries that need it (in its phase), not the run: every entry gets a result.
@@ -110,6 +111,7 @@ pub fn run(ws: &Workspace, opts: &Options, notes: Notes) -> Result<Run> {
         snapshot: snapshot.as_ref(),
         overlay_dir: &overlay_dir,
         overlay_hash: &overlay_hash,
+        synced: synced.as_ref(),
         distdir: &distdir,
         results_dir: &opts.results,
         cache: &opts.cache,
@@ -192,6 +194,23 @@ fn test_overlay(
     let dir = opts.results.join(".overlay");
     write_test_overlay(ws, stand_ins, &BTreeMap::new(), &dir)?;
     Ok(dir)
+}
+
+/// The overlay as users sync it (the spec's, no digest replaced: the stand-ins are what a user
+/// has not) and its tree hash, written once beside the results when an entry asks for it
+/// (`overlay = "synced"`); None when the user gave the overlay to test, which is used as it is.
+fn synced_overlay(
+    ws: &Workspace,
+    opts: &Options,
+    entries: &[&Entry],
+) -> Result<Option<(PathBuf, String)>> {
+    if opts.overlay.is_some() || !entries.iter().any(|e| e.overlay == OverlayKind::Synced) {
+        return Ok(None);
+    }
+    let dir = opts.results.join(".overlay-synced");
+    write_test_overlay(ws, &BTreeMap::new(), &BTreeMap::new(), &dir)?;
+    let hash = tree_hash(&tree::read(&dir)?);
+    Ok(Some((dir, hash)))
 }
 
 /// One stage image per distinct stage of `entries`, by the stage's key; a stage whose sources

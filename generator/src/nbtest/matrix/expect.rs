@@ -3,9 +3,7 @@
 //! emerges), as written in the matrix and as validated.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::Serialize;
 use toml::Spanned;
 
@@ -13,10 +11,7 @@ use super::raw::{RawEntry, RawExpect, RawFileText, RawSetup};
 use super::validate::Ctx;
 use crate::base::error::Result;
 use crate::base::names;
-
-/// An environment variable's name as the shell takes it.
-static ENV_NAME: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").unwrap());
+use crate::base::shell::ENV_NAME;
 
 /// What the entry's emerges must end in. Without `expect` every package must merge and nothing
 /// else is checked.

@@ -96,6 +96,15 @@ fn a_stage_without_sums_is_measured_and_one_with_them_read() {
     std::fs::write(&tar, b"stage").unwrap();
     let measured = use_stage(&tar).unwrap().sha512;
     assert_eq!(measured.len(), 128);
-    std::fs::write(dir.path().join("stage.tar.sha512"), "abc  stage.tar\n").unwrap();
-    assert_eq!(use_stage(&tar).unwrap().sha512, "abc");
+    // Listed: taken as the stage scripts wrote it (their build computed it).
+    let listed = "ab".repeat(64);
+    let sums = dir.path().join("stage.tar.sha512");
+    std::fs::write(&sums, format!("{listed}  stage.tar\n")).unwrap();
+    assert_eq!(use_stage(&tar).unwrap().sha512, listed);
+    // A sums file without a SHA512 is refused, naming it: an empty digest would name no root.
+    std::fs::write(&sums, "abc  stage.tar\n").unwrap();
+    let Err(e) = use_stage(&tar) else {
+        panic!("a bad sums file is taken")
+    };
+    assert!(e.to_string().contains("stage.tar.sha512"), "{e}");
 }

@@ -98,6 +98,8 @@ pub(super) struct EntryCtx<'a> {
     pub(super) snapshot: Option<&'a Acquired<PathBuf>>,
     pub(super) overlay_dir: &'a Path,
     pub(super) overlay_hash: &'a str,
+    /// The overlay as users sync it, for the entries that ask for it, and its hash.
+    pub(super) synced: Option<&'a (PathBuf, String)>,
     pub(super) distdir: &'a Path,
     pub(super) results_dir: &'a Path,
     /// nbgen's cache: prepared real kernel trees go to real-kernel/<entry name>/.
@@ -147,9 +149,11 @@ impl EntryCtx<'_> {
         }
         let start = Instant::now();
         let dir = self.results_dir.join(&entry.name);
-        let (overlay_dir, overlay_hash) = match &local.overlay {
-            Some((dir, hash)) => (dir.as_path(), hash.as_str()),
-            None => (self.overlay_dir, self.overlay_hash),
+        let (overlay_dir, overlay_hash) = match (&local.overlay, entry.overlay, self.synced) {
+            (Some((dir, hash)), _, _) | (None, OverlayKind::Synced, Some((dir, hash))) => {
+                (dir.as_path(), hash.as_str())
+            }
+            _ => (self.overlay_dir, self.overlay_hash),
         };
         let distdir = local.distdir.as_deref().unwrap_or(self.distdir);
         let key = self.key(entry, overlay_hash, stage_sha);

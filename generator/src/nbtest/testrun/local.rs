@@ -2,7 +2,6 @@
 //! (with the stand-ins pinned in memory), and each entry's files of the shared directory.
 
 use super::*;
-use crate::nbtest::matrix::OverlayKind;
 
 /// Runs the stand-ins script into `distdir` and measures what it wrote.
 pub(super) fn make_stand_ins(
@@ -64,13 +63,6 @@ pub(super) fn acquire_locals(
             Local::Missing(why) => return Ok(Err(why)),
             Local::Ready(p) => local.kernel_tarball = Some(p),
         }
-    }
-    if entry.overlay == OverlayKind::Synced && own_overlay {
-        // The spec's overlay with no digest replaced: the stand-ins are what a user has not.
-        let overlay = results.join(format!(".overlay-{}", entry.name));
-        write_test_overlay(ws, &BTreeMap::new(), &BTreeMap::new(), &overlay)?;
-        let hash = tree_hash(&tree::read(&overlay)?);
-        local.overlay = Some((overlay, hash));
     }
     if entry.distfiles.is_empty() {
         return Ok(Ok(local));
